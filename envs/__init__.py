@@ -1,0 +1,1 @@
+"""Environments for vldac (filled in by the env issues)."""
