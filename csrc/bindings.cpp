@@ -5,6 +5,8 @@
 namespace py = pybind11;
 using namespace vldac;
 
+void bind_formula(py::module_& m);  // formula_bind.cpp
+
 static py::tuple gae_binding(const py::array& rewards, const py::array& values, const py::array& terminated,
                              const py::array& truncated, const py::array& next_value, float gamma,
                              float gae_lambda, const py::object& final_values) {
@@ -43,4 +45,5 @@ PYBIND11_MODULE(_C, m) {
           py::arg("truncated"), py::arg("next_value"), py::arg("gamma"), py::arg("gae_lambda"),
           py::arg("final_values") = py::none(),
           "Step-level GAE over time-major (T, N) float32 arrays; returns (advantages, returns).");
+    bind_formula(m);
 }
