@@ -2,10 +2,13 @@
 #include "common.hpp"
 #include "gae.hpp"
 
+void bind_gymcards(pybind11::module_& m);  // csrc/gymcards_bind.cpp
+
 namespace py = pybind11;
 using namespace vldac;
 
 void bind_formula(py::module_& m);  // formula_bind.cpp
+void bind_grid(py::module_& m);  // grid_bind.cpp
 
 static py::tuple gae_binding(const py::array& rewards, const py::array& values, const py::array& terminated,
                              const py::array& truncated, const py::array& next_value, float gamma,
@@ -45,5 +48,7 @@ PYBIND11_MODULE(_C, m) {
           py::arg("truncated"), py::arg("next_value"), py::arg("gamma"), py::arg("gae_lambda"),
           py::arg("final_values") = py::none(),
           "Step-level GAE over time-major (T, N) float32 arrays; returns (advantages, returns).");
+    bind_gymcards(m);
     bind_formula(m);
+    bind_grid(m);
 }

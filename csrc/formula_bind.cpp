@@ -1,4 +1,4 @@
-// Bindings for the formula games (EZPoints, Points24) and their exact evaluator.
+// Bindings of the formula games (EZPoints, Points24) and of their exact evaluator and solver.
 #include <vector>
 
 #include "common.hpp"
@@ -24,8 +24,21 @@ static py::tuple formula_eval(const py::array& tokens) {
 }
 
 void bind_formula(py::module_& m) {
+    bind_vecenv<EZPoints>(m, "EZPoints",
+                          "Batch of Gym-Cards EZPoints envs (actions: 0-9 numbers 1..10, 10 '+', 11 '*', 12 '=').");
+    bind_vecenv<Points24>(m, "Points24",
+                          "Batch of Gym-Cards Points24 envs (actions: 0-9 numbers 1..10, 10-16 '+ - * / ( ) =').");
     m.def("formula_eval", &formula_eval, py::arg("tokens"),
           "Exact evaluation of a token formula (0..9 = numbers 1..10, 10..15 = + - * / ( ), 16 = "
           "invalid placeholder); returns (status, num, den), status 0 ok, 1 syntax error, 2 division "
           "by zero.");
+    m.def(
+        "points24_solvable",
+        [](const std::vector<int>& values) {
+            if (values.size() != 4) throw py::value_error("values: expected 4 card values");
+            for (int v : values)
+                if (v < 1 || v > 10) throw py::value_error("values: card values are 1..10");
+            return formula::points24_solvable(values.data());
+        },
+        py::arg("values"), "Whether four card values (1..10), each used once, can make exactly 24.");
 }

@@ -1,0 +1,336 @@
+// Generic batched environment: N copies of one task, one RNG per env (seeded seed + i), same-step
+// autoreset, episode statistics, and bind_vecenv<Env>() that exposes a batch to Python (envs/base.py).
+//
+// A task is a small struct (see NumberLine in gymcards.hpp) with:
+//   static constexpr int kNumActions;
+//   struct Config { int image_size; ... };   static Config configure(Options);   // throws std::invalid_argument
+//   (a Config with an `int height` gets (height, image_size) frames: image_size is then the width)
+//   struct Art { explicit Art(const Config&); ... };   // static layers and sprites, built once per batch
+//   explicit Env(const Config&);
+//   void reset(Rng&);                          // start an episode (draws only from this env's RNG)
+//   StepResult step(int action, Rng&);         // action already range-checked
+//   void draw(const Art&, Image frame) const;  // the full (S, S, 3) observation, from scratch
+//   std::string text() const;                  // text state shown in the prompt ("" when none)
+//   std::vector<int64_t> state() const;  void set_state(const std::vector<int64_t>&);  // tests inject states
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "render.hpp"
+#include "rng.hpp"
+
+namespace vldac {
+
+using Options = std::map<std::string, int64_t>;
+
+struct StepResult {
+    float reward = 0.0f;
+    bool terminated = false, truncated = false;
+};
+
+// Removes `key` from `options` and returns its value (or `fallback`), checking lo <= value <= hi.
+inline int64_t take_option(Options& options, const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
+    auto it = options.find(key);
+    if (it == options.end()) return fallback;
+    const int64_t v = it->second;
+    options.erase(it);
+    if (v < lo || v > hi)
+        throw std::invalid_argument("option " + key + "=" + std::to_string(v) + " is out of range [" +
+                                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return v;
+}
+
+inline void no_more_options(const Options& options) {
+    if (!options.empty()) throw std::invalid_argument("unknown option: " + options.begin()->first);
+}
+
+constexpr int64_t kMinImageSize = 32, kMaxImageSize = 1024;
+
+// Frame height: Config::height when the task has one (non-square frames), else image_size.
+template <class C>
+auto frame_height(const C& c, int) -> decltype(int(c.height)) { return c.height; }
+template <class C>
+int frame_height(const C& c, long) { return c.image_size; }
+
+template <class Env>
+class VecEnv {
+  public:
+    using Config = typename Env::Config;
+
+    VecEnv(int64_t num_envs, uint64_t seed, const Config& config)
+        : config_(config), art_(config), envs_(num_envs, Env(config)), rngs_(num_envs), returns_(num_envs, 0.0),
+          lengths_(num_envs, 0), finals_(envs_) {
+        for (int64_t i = 0; i < num_envs; ++i) rngs_[i].reseed(seed + static_cast<uint64_t>(i));
+    }
+
+    int64_t num_envs() const { return static_cast<int64_t>(envs_.size()); }
+    int image_size() const { return config_.image_size; }
+    int height() const { return frame_height(config_, 0); }
+
+    // Starts a new episode in every env (reseeding env i with seed + i when `seed` is given) and writes the
+    // first observations to obs (N, S, S, 3).
+    void reset(const uint64_t* seed, uint8_t* obs) {
+        for (int64_t i = 0; i < num_envs(); ++i) {
+            if (seed) rngs_[i].reseed(*seed + static_cast<uint64_t>(i));
+            envs_[i].reset(rngs_[i]);
+            returns_[i] = 0.0;
+            lengths_[i] = 0;
+            envs_[i].draw(art_, frame(obs, i));
+        }
+    }
+
+    // Steps every env. An env whose episode ends is reset at once (same-step autoreset): obs[i] is the new
+    // episode's first observation, ep_*[i] the finished episode's statistics (zero for envs that did not
+    // end) and ended[i] true; draw_finals() then draws the finished episodes' last observations. Returns
+    // whether any episode ended.
+    bool step(const int64_t* actions, uint8_t* obs, float* rewards, bool* terminated, bool* truncated,
+              float* ep_return, int32_t* ep_length, bool* ep_success, bool* ended) {
+        for (int64_t i = 0; i < num_envs(); ++i)
+            if (actions[i] < 0 || actions[i] >= Env::kNumActions)
+                throw std::out_of_range("actions[" + std::to_string(i) + "] = " + std::to_string(actions[i]) +
+                                        " is out of range [0, " + std::to_string(Env::kNumActions) + ")");
+        bool any = false;
+        for (int64_t i = 0; i < num_envs(); ++i) {
+            const StepResult r = envs_[i].step(static_cast<int>(actions[i]), rngs_[i]);
+            rewards[i] = r.reward;
+            terminated[i] = r.terminated;
+            truncated[i] = r.truncated;
+            returns_[i] += r.reward;
+            lengths_[i] += 1;
+            ended[i] = r.terminated || r.truncated;
+            ep_return[i] = ended[i] ? static_cast<float>(returns_[i]) : 0.0f;
+            ep_length[i] = ended[i] ? lengths_[i] : 0;
+            ep_success[i] = ended[i] && returns_[i] > 0.0;
+            if (ended[i]) {
+                any = true;
+                finals_[i] = envs_[i];  // drawn later by draw_finals, and read by text(i, true)
+                envs_[i].reset(rngs_[i]);
+                returns_[i] = 0.0;
+                lengths_[i] = 0;
+            }
+            envs_[i].draw(art_, frame(obs, i));
+        }
+        return any;
+    }
+
+    // Draws final_obs[i], the last observation of the episode env i ended at the last step, where ended[i]
+    // (other rows are left as they are: the binding passes zeros).
+    void draw_finals(const bool* ended, uint8_t* final_obs) const {
+        for (int64_t i = 0; i < num_envs(); ++i)
+            if (ended[i]) finals_[i].draw(art_, frame(final_obs, i));
+    }
+
+    void render(uint8_t* obs) const {
+        for (int64_t i = 0; i < num_envs(); ++i) envs_[i].draw(art_, frame(obs, i));
+    }
+    // The prompt text of env i's current episode, or of the episode it finished last (final).
+    std::string text(int64_t i, bool final) const { return final ? finals_[i].text() : envs_[i].text(); }
+    std::vector<int64_t> state(int64_t i) const { return envs_[i].state(); }
+    void set_state(int64_t i, const std::vector<int64_t>& s) { envs_[i].set_state(s); }
+
+  private:
+    size_t frame_bytes() const { return static_cast<size_t>(config_.image_size) * height() * 3; }
+    Image frame(uint8_t* base, int64_t i) const {
+        return {base + frame_bytes() * static_cast<size_t>(i), config_.image_size, height()};
+    }
+
+    Config config_;
+    typename Env::Art art_;
+    std::vector<Env> envs_;
+    std::vector<Rng> rngs_;
+    std::vector<double> returns_;
+    std::vector<int32_t> lengths_;
+    std::vector<Env> finals_;  // each env's last finished episode, at its end
+};
+
+// --- Python binding: bind_vecenv<Task>(m, "Task", "doc") adds class envs._C.Task (wrapped by envs/base.py).
+
+namespace detail {
+inline int64_t check_index(int64_t i, int64_t n) {
+    if (i < 0 || i >= n)
+        throw std::out_of_range("env index " + std::to_string(i) + " is out of range [0, " + std::to_string(n) + ")");
+    return i;
+}
+
+// Recycles the memory behind the (rows, S, S, 3) frame arrays a batch returns: a buffer goes back to the
+// pool when NumPy frees its array, so steady-state stepping writes to memory that is already mapped (a
+// fresh multi-MB allocation per step costs page faults, several times the frame writes themselves) and
+// never reuses memory a live array still holds. A zeroed pool hands out buffers whose rows are all zero
+// except those the caller is about to overwrite; it remembers which rows were written and re-zeroes only
+// those that the next user does not overwrite. Only used with the GIL held.
+class FramePool {
+  public:
+    FramePool(int64_t rows, size_t row_bytes, bool zeroed) : rows_(rows), row_bytes_(row_bytes), zeroed_(zeroed) {}
+    FramePool(const FramePool&) = delete;
+    ~FramePool() {
+        for (Buffer& b : free_) std::free(b.data);
+    }
+
+    // A new (shape) uint8 array over a pooled buffer. Zeroed pools: rows r with overwrite[r] hold stale
+    // bytes (the caller writes them), all other rows are zero.
+    static py::array_t<uint8_t> array(const std::shared_ptr<FramePool>& pool, std::vector<py::ssize_t> shape,
+                                      const bool* overwrite = nullptr) {
+        FramePool& p = *pool;
+        auto* owner = new Owner{pool, {}};
+        Buffer& b = owner->buffer;
+        if (!p.free_.empty()) {
+            b = std::move(p.free_.back());
+            p.free_.pop_back();
+        } else {
+            b.data = static_cast<uint8_t*>(p.zeroed_ ? std::calloc(p.rows_ * p.row_bytes_, 1)
+                                                     : std::malloc(p.rows_ * p.row_bytes_));
+            if (!b.data) {
+                delete owner;
+                throw std::bad_alloc();
+            }
+        }
+        if (p.zeroed_) {
+            for (int64_t r : b.dirty_rows)
+                if (!(overwrite && overwrite[r])) std::memset(b.data + r * p.row_bytes_, 0, p.row_bytes_);
+            b.dirty_rows.clear();
+            for (int64_t r = 0; overwrite && r < p.rows_; ++r)
+                if (overwrite[r]) b.dirty_rows.push_back(r);
+        }
+        py::capsule base(owner, [](void* ptr) {
+            auto* o = static_cast<Owner*>(ptr);
+            if (o->pool->free_.size() < kKeep) o->pool->free_.push_back(std::move(o->buffer));
+            else std::free(o->buffer.data);
+            delete o;
+        });
+        return py::array_t<uint8_t>(std::move(shape), b.data, base);
+    }
+
+  private:
+    struct Buffer {
+        uint8_t* data = nullptr;
+        std::vector<int64_t> dirty_rows;  // rows written since they were last zero (zeroed pools)
+    };
+    struct Owner {
+        std::shared_ptr<FramePool> pool;
+        Buffer buffer;
+    };
+    static constexpr size_t kKeep = 2;  // free buffers kept; steady stepping needs one per pool
+    int64_t rows_;
+    size_t row_bytes_;
+    bool zeroed_;
+    std::vector<Buffer> free_;
+};
+}  // namespace detail
+
+template <class Env>
+struct BoundVecEnv {
+    VecEnv<Env> env;
+    size_t frame_bytes;
+    std::shared_ptr<detail::FramePool> pool, zeroed_pool;  // observations; final observations
+    BoundVecEnv(int64_t num_envs, uint64_t seed, const typename Env::Config& config)
+        : env(num_envs, seed, config),
+          frame_bytes(static_cast<size_t>(config.image_size) * frame_height(config, 0) * 3),
+          pool(std::make_shared<detail::FramePool>(num_envs, frame_bytes, false)),
+          zeroed_pool(std::make_shared<detail::FramePool>(num_envs, frame_bytes, true)) {}
+    py::array_t<uint8_t> frames() { return detail::FramePool::array(pool, shape()); }
+    // Zeros except the rows where overwrite[i] (the caller draws those).
+    py::array_t<uint8_t> zeroed_frames(const bool* overwrite) {
+        return detail::FramePool::array(zeroed_pool, shape(), overwrite);
+    }
+    std::vector<py::ssize_t> shape() const {
+        return {py::ssize_t(env.num_envs()), py::ssize_t(env.height()), py::ssize_t(env.image_size()), py::ssize_t(3)};
+    }
+};
+
+template <class Env>
+void bind_vecenv(py::module_& m, const char* name, const char* doc) {
+    using B = BoundVecEnv<Env>;
+    py::class_<B>(m, name, doc)
+        .def(py::init([](int64_t num_envs, uint64_t seed, Options options) {
+                 if (num_envs < 1) throw std::invalid_argument("num_envs must be >= 1, got " + std::to_string(num_envs));
+                 return std::make_unique<B>(num_envs, seed, Env::configure(std::move(options)));
+             }),
+             py::arg("num_envs"), py::arg("seed") = 0, py::arg("options") = Options{})
+        .def_property_readonly("num_envs", [](const B& b) { return b.env.num_envs(); })
+        .def_property_readonly("image_size", [](const B& b) { return b.env.image_size(); })
+        .def_property_readonly_static("num_actions", [](const py::object&) { return Env::kNumActions; })
+        .def(
+            "reset",
+            [](B& b, const py::object& seed) {
+                py::array_t<uint8_t> obs = b.frames();
+                const uint64_t seed_value = seed.is_none() ? 0 : seed.cast<uint64_t>();
+                uint8_t* o = obs.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.env.reset(seed.is_none() ? nullptr : &seed_value, o);
+                }
+                return obs;
+            },
+            py::arg("seed") = py::none(), "Starts new episodes (env i reseeded with seed + i if given); returns obs.")
+        .def(
+            "step",
+            [](B& b, const py::array& actions) -> py::tuple {
+                const py::ssize_t n = b.env.num_envs();
+                check_array<int64_t>(actions, "actions", {n});
+                py::array_t<uint8_t> obs = b.frames();
+                py::array_t<float> rewards(n), ep_return(n);
+                py::array_t<bool> terminated(n), truncated(n), ep_success(n), ended(n);
+                py::array_t<int32_t> ep_length(n);
+                const int64_t* a = static_cast<const int64_t*>(actions.data());
+                uint8_t* o = obs.mutable_data();
+                float *r = rewards.mutable_data(), *er = ep_return.mutable_data();
+                bool *te = terminated.mutable_data(), *tr = truncated.mutable_data();
+                bool *es = ep_success.mutable_data(), *en = ended.mutable_data();
+                int32_t* el = ep_length.mutable_data();
+                bool any;
+                {
+                    py::gil_scoped_release release;
+                    any = b.env.step(a, o, r, te, tr, er, el, es, en);
+                }
+                if (!any) return py::make_tuple(obs, rewards, terminated, truncated, py::none());
+                py::array_t<uint8_t> final_obs = b.zeroed_frames(en);
+                uint8_t* fo = final_obs.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.env.draw_finals(en, fo);
+                }
+                return py::make_tuple(obs, rewards, terminated, truncated,
+                                      py::make_tuple(ended, final_obs, ep_return, ep_length, ep_success));
+            },
+            py::arg("actions"),
+            "Steps all envs with int64 actions (N,); returns (obs, rewards, terminated, truncated, ends) where "
+            "ends is None or (ended, final_obs, ep_return, ep_length, ep_success) when some episode ended.")
+        .def(
+            "render",
+            [](B& b) {
+                py::array_t<uint8_t> obs = b.frames();
+                uint8_t* o = obs.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.env.render(o);
+                }
+                return obs;
+            },
+            "The current observations (N, S, S, 3), e.g. after set_state.")
+        .def(
+            "text",
+            [](const B& b, int64_t i, bool final) { return b.env.text(detail::check_index(i, b.env.num_envs()), final); },
+            py::arg("i"), py::arg("final") = false)
+        .def(
+            "get_state", [](const B& b, int64_t i) { return b.env.state(detail::check_index(i, b.env.num_envs())); },
+            py::arg("i"))
+        .def(
+            "set_state",
+            [](B& b, int64_t i, const std::vector<int64_t>& s) {
+                b.env.set_state(detail::check_index(i, b.env.num_envs()), s);
+            },
+            py::arg("i"), py::arg("state"));
+}
+
+}  // namespace vldac
