@@ -8,6 +8,7 @@ ext = Pybind11Extension(
     "envs._C",
     sorted(glob("csrc/*.cpp")),
     include_dirs=["csrc"],
+    depends=sorted(glob("csrc/*.hpp")),  # rebuild when a header changes
     cxx_std=17,
     extra_compile_args=["-O3"],
 )

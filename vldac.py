@@ -1,11 +1,345 @@
 """VL-DAC: Vision-Language Decoupled Actor-Critic, in one file.
 
-    python vldac.py --env gymcards                      # built-in tiny VLM, NumberLine, CPU, offline
-    python vldac.py --env gymcards --task points24 --model Qwen/Qwen2-VL-2B-Instruct --device cuda
-"""
-import numpy as np
+    python vldac.py --env gymcards                                   # tiny built-in VLM, CPU, offline
+    python vldac.py --env gymcards --task points24 --model Qwen/Qwen2-VL-2B-Instruct
+    python vldac.py --env gymcards --loss rl4vlm --thought-coef 0.5  # the RL4VLM baseline
 
+Per env step the VLM reads the prompt s_t (images + text) and samples a whole JSON reply a_t. The
+critic is an MLP on the last prompt token's hidden state, detached from the backbone: one value per
+env step, so GAE runs over env steps. The actor is trained with a token-level clipped PPO loss in
+which every reply token of step t carries the same advantage A_t, plus a per-token k3 KL to the
+initial policy. Read top to bottom: args -> model -> rollout -> GAE -> losses -> update -> main.
+"""
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+import envs
 from envs import _C
+
+
+# --- args -----------------------------------------------------------------------------------------
+def arg(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Args:
+    env: str = arg("gymcards", "environment family: gymcards | grid | miniworld")
+    task: str = arg("", "task within the family ('' = the family's first task)")
+    model: str = arg("tiny", "'tiny' (built in, offline) or a transformers VLM hub id / local path")
+    seed: int = arg(1, "seed of torch, numpy and the envs (env i gets seed + i)")
+    device: str = arg("auto", "auto | cpu | cuda | cuda:N")
+    run_dir: str = arg("", "where metrics.jsonl goes ('' = runs/<env>-<task>-<seed>-<time>)")
+    image_size: int = arg(0, "env image size in pixels (0 = 84 for the tiny model, the env default otherwise)")
+    num_envs: int = arg(32, "parallel envs; one batched generate serves all of them")
+    num_steps: int = arg(4, "env steps per env per update (batch = num_envs * num_steps)")
+    total_timesteps: int = arg(24_576, "env steps over the whole run")
+    temperature: float = arg(1.0, "sampling temperature; log-probs are scored at the same temperature")
+    top_p: float = arg(1.0, "nucleus sampling")
+    max_new_tokens: int = arg(256, "reply length limit")
+    learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
+    end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
+    update_epochs: int = arg(2, "PPO epochs per update")
+    num_minibatches: int = arg(4, "minibatches per epoch over (step, env) samples")
+    gamma: float = arg(0.9, "discount over env steps")
+    gae_lambda: float = arg(0.95, "GAE lambda")
+    clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
+    kl_coef: float = arg(0.05, "beta: weight of the per-token k3 KL to the reference policy")
+    vf_coef: float = arg(0.15, "alpha: weight of the value loss")
+    clip_vloss: bool = arg(False, "clip the value loss like PPO's")
+    value_warmup_updates: int = arg(2, "first updates train only the value head")
+    max_grad_norm: float = arg(1.0, "gradient clipping")
+    stop_grad: bool = arg(True, "detach the value head's input from the backbone (VL-DAC)")
+    truncation_bootstrap: bool = arg(True, "bootstrap truncated episodes with V(final obs); off = zero their advantage")
+    loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (sequence-level PPO with thought_coef)")
+    thought_coef: float = arg(0.5, "RL4VLM's lambda: weight of the thought tokens' log-prob")
+    invalid_action: str = arg("random", "unparsable reply -> random: a uniformly random action | penalty: that, plus invalid_penalty")
+    invalid_penalty: float = arg(-1.0, "reward added to a step whose reply was invalid (invalid_action=penalty)")
+    lora: bool = arg(None, "train LoRA adapters (default: on for hub models, off for the tiny model)")
+    lora_r: int = arg(16, "LoRA rank")
+    lora_alpha: int = arg(32, "LoRA alpha")
+    lora_dropout: float = arg(0.1, "LoRA dropout")
+    format_warmup_steps: int = arg(300, "tiny model only: supervised steps teaching the reply format on random actions")
+    eval_every: int = arg(10, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
+    eval_episodes: int = arg(64, "episodes per evaluation")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in dataclasses.fields(Args):
+        flag, help = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if f.type is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help)
+        else:
+            p.add_argument(flag, type=f.type, default=f.default, help=help)
+    args = Args(**vars(p.parse_args(argv)))
+    problems = [msg for bad, msg in [
+        (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be >= 1"),
+        (args.total_timesteps < args.num_envs * args.num_steps, "--total-timesteps must cover one update"),
+        (not 1 <= args.num_minibatches <= args.num_envs * args.num_steps, "--num-minibatches must be in 1..batch size"),
+        (args.temperature <= 0 or not 0 < args.top_p <= 1, "--temperature must be > 0 and --top-p in (0, 1]"),
+        (args.max_new_tokens < 1 or args.update_epochs < 1, "--max-new-tokens and --update-epochs must be >= 1"),
+        (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
+        (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
+        (not 0 <= args.gamma <= 1 or not 0 <= args.gae_lambda <= 1, "--gamma and --gae-lambda must be in [0, 1]"),
+        (args.learning_rate < 0 or args.clip_coef <= 0, "--learning-rate must be >= 0 and --clip-coef > 0"),
+    ] if bad]
+    if problems:
+        p.error("; ".join(problems))
+    return args
+
+
+
+# --- model: a VLM policy with a step-level value head --------------------------------------------
+QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                       "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
+TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def reply_text(thoughts, action):
+    """The reply format every prompt asks for."""
+    return json.dumps({"thoughts": thoughts, "action": action})
+
+
+def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64):
+    """A ~0.6M-parameter Qwen2-VL made in code (no download): a byte-level BPE tokenizer trained on
+    `corpus`, the real Qwen2-VL processor / chat template / generate path, random weights."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil, Qwen2VLProcessor
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=512, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        padding_side="left", chat_template=TINY_CHAT_TEMPLATE,
+                                        extra_special_tokens=QWEN_SPECIAL_TOKENS[1:2] + QWEN_SPECIAL_TOKENS[3:])
+
+    class TinyProcessor(Qwen2VLProcessor):  # the parent insists on a video processor (needs torchvision)
+        def __init__(self, image_processor, tokenizer, chat_template=None):
+            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
+
+    processor = TinyProcessor(Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112), tokenizer,
+                              chat_template=TINY_CHAT_TEMPLATE)
+    ids = tokenizer.convert_tokens_to_ids
+    half = hidden // heads // 2  # mrope sections (temporal, height, width) must sum to head_dim / 2
+    mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
+    config = Qwen2VLConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads // 2,
+                         bos_token_id=ids("<|endoftext|>"),
+                         eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"),
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}),
+        vision_config=dict(depth=vision_depth, embed_dim=vision_dim, hidden_size=hidden, num_heads=4, mlp_ratio=2),
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+    return Qwen2VLForConditionalGeneration(config), processor
+
+
+def load_vlm(args, corpus):
+    if args.model == "tiny":
+        return build_tiny_vlm(corpus)
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    processor = AutoProcessor.from_pretrained(args.model)
+    processor.tokenizer.padding_side = "left"
+    dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
+    return AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype), processor
+
+
+def collate(samples, replies=None, pad_id=0):
+    """Left-pad prompts to P and right-pad replies to R: (B, P + R) model inputs and P."""
+    P = max(len(s["input_ids"]) for s in samples)
+    R = max(len(r) for r in replies) if replies else 0
+    input_ids = torch.full((len(samples), P + R), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    mm_token_type_ids = torch.zeros_like(input_ids)
+    for i, s in enumerate(samples):
+        L = len(s["input_ids"])
+        input_ids[i, P - L:P], attention_mask[i, P - L:P] = s["input_ids"], 1
+        mm_token_type_ids[i, P - L:P] = s["mm_token_type_ids"]
+        if replies:
+            input_ids[i, P:P + len(replies[i])], attention_mask[i, P:P + len(replies[i])] = replies[i], 1
+    batch = dict(input_ids=input_ids, attention_mask=attention_mask, mm_token_type_ids=mm_token_type_ids)
+    if "pixel_values" in samples[0]:
+        batch["pixel_values"] = torch.cat([s["pixel_values"] for s in samples])
+        batch["image_grid_thw"] = torch.cat([s["image_grid_thw"] for s in samples])
+    return batch, P
+
+
+def pad_right(rows, value=0.0):
+    return nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=value)
+
+
+class Policy(nn.Module):
+    """The VLM (actor) plus an MLP value head (critic) on the last prompt token's hidden state."""
+
+    def __init__(self, model, processor, args):
+        super().__init__()
+        self.model, self.processor, self.args = model, processor, args
+        tok = processor.tokenizer
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.eos_ids = sorted({tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} - {None, tok.unk_token_id})
+        # never sample special tokens but end-of-turn (an untrained model would emit <|image_pad|> etc.)
+        self.suppress_ids = sorted(set(tok.all_special_ids) - set(self.eos_ids))
+        hidden = model.config.get_text_config().hidden_size
+        self.value_head = nn.Sequential(nn.Linear(hidden, 512), nn.GELU(), nn.Linear(512, 1))
+        self.reference = None
+
+    def freeze_reference(self):
+        """The KL anchor is the policy as it is now: the adapter disabled under LoRA, else a frozen copy."""
+        if not self.args.lora:
+            self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
+
+    def encode(self, prompts):
+        """[(images, text)] -> one dict of unpadded prompt tensors per env."""
+        messages = [[{"role": "user", "content": [{"type": "image"}] * len(images) + [{"type": "text", "text": text}]}]
+                    for images, text in prompts]
+        texts = [self.processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in messages]
+        images = [im for ims, _ in prompts for im in ims]
+        enc = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        keep = enc["attention_mask"].bool()
+        samples = [{"input_ids": enc["input_ids"][i][keep[i]],
+                    "mm_token_type_ids": enc.get("mm_token_type_ids", torch.zeros_like(enc["input_ids"]))[i][keep[i]]}
+                   for i in range(len(prompts))]
+        if images:
+            patches = enc["image_grid_thw"].prod(-1).tolist()
+            counts = [len(ims) for ims, _ in prompts]
+            grids = enc["image_grid_thw"].split(counts)
+            pixels = enc["pixel_values"].split([sum(patches[sum(counts[:i]):sum(counts[:i + 1])])
+                                                for i in range(len(counts))])
+            for s, g, p in zip(samples, grids, pixels):
+                s["image_grid_thw"], s["pixel_values"] = g, p
+        return samples
+
+    @torch.no_grad()
+    def generate(self, samples, greedy=False):
+        """One batched generate for all envs -> list of reply token ids (ending with eos if it came)."""
+        a = self.args
+        batch, P = collate(samples, pad_id=self.pad_id)
+        sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=a.temperature, top_p=a.top_p)
+        out = self.model.generate(**self.to_device(batch), max_new_tokens=a.max_new_tokens, top_k=0,
+                                  eos_token_id=self.eos_ids, pad_token_id=self.pad_id, repetition_penalty=1.0,
+                                  suppress_tokens=self.suppress_ids, **sampling)
+        replies = []
+        for row in out[:, P:].cpu():
+            ends = torch.isin(row, torch.tensor(self.eos_ids)).nonzero()
+            replies.append(row[: int(ends[0]) + 1] if len(ends) else row)
+        return replies
+
+    def forward(self, batch, P, model=None):
+        """Teacher-forced pass over prompt + reply: fp32 log-probs of the reply tokens at the sampling
+        temperature (B, R) and the hidden state at the last prompt token (B, H)."""
+        R = batch["input_ids"].shape[1] - P
+        out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
+                                    logits_to_keep=R + 1)
+        logits = out.logits[:, :-1].float() / self.args.temperature  # (B, R, V): position j predicts j + 1
+        logits[..., self.suppress_ids] = -math.inf  # the same distribution generate sampled from
+        targets = batch["input_ids"][:, P:].to(logits.device)
+        logprobs = logits.log_softmax(-1).gather(-1, targets[..., None]).squeeze(-1)
+        pad = batch["attention_mask"][:, P:].to(logits.device) == 0  # pad targets may be suppressed (-inf)
+        return logprobs.masked_fill(pad, 0.0), out.hidden_states[-1][:, P - 1]
+
+    def value(self, hidden, detach=True):
+        return self.value_head(hidden.detach().float() if detach else hidden.float()).squeeze(-1)
+
+    @torch.no_grad()
+    def ref_logprobs(self, batch, P):
+        if self.reference is not None:
+            return self.forward(batch, P, model=self.reference)[0]
+        with self.model.disable_adapter():
+            return self.forward(batch, P)[0]
+
+    def to_device(self, batch):
+        return {k: v.to(self.value_head[0].weight.device) for k, v in batch.items()}
+
+    def decode(self, replies):
+        return self.processor.tokenizer.batch_decode(replies, skip_special_tokens=True)
+
+    def thought_mask(self, reply):
+        """RL4VLM: tokens before the one that starts `"action"` are thought tokens."""
+        text = self.processor.tokenizer.decode(reply, skip_special_tokens=True)
+        start, lo, hi = text.find('"action"'), 0, len(reply)
+        if start < 0:
+            return torch.zeros(len(reply), dtype=torch.bool)
+        while lo < hi:  # first k whose prefix decodes past `start`
+            mid = (lo + hi) // 2
+            if len(self.processor.tokenizer.decode(reply[: mid + 1], skip_special_tokens=True)) > start:
+                hi = mid
+            else:
+                lo = mid + 1
+        return torch.arange(len(reply)) < lo
+
+
+# --- rollout: all envs step together ---------------------------------------------------------------
+def act(policy, env, replies, rng, args):
+    """Reply text -> env actions. An unparsable or illegal reply gets a uniformly random action."""
+    actions, valid = np.zeros(env.num_envs, np.int64), np.zeros(env.num_envs, bool)
+    for i, text in enumerate(policy.decode(replies)):
+        actions[i], valid[i] = env.parse_action(text)
+        if not valid[i]:
+            actions[i] = rng.integers(len(env.action_symbols))
+    return actions, valid
+
+
+@torch.no_grad()
+def prompt_values(policy, prompts):
+    batch, P = collate(policy.encode(prompts), pad_id=policy.pad_id)
+    return policy.value(policy.forward(batch, P)[1]).cpu().numpy()
+
+
+@torch.no_grad()
+def rollout(args, policy, env, rng):
+    """num_steps batched env steps. Per step: one generate, one scoring pass (log-probs + values)."""
+    policy.eval()  # no dropout while collecting
+    T, N = args.num_steps, env.num_envs
+    buf = {k: np.zeros((T, N), np.float32) for k in ("rewards", "values", "final_values")}
+    buf.update({k: np.zeros((T, N), bool) for k in ("terminated", "truncated", "valid")})
+    samples, replies, logprobs, episodes = [], [], [], []
+    times = dict.fromkeys(("generate", "score", "env"), 0.0)
+    for t in range(T):
+        tic = time.perf_counter()
+        step_samples = policy.encode([env.prompt(i) for i in range(N)])
+        step_replies = policy.generate(step_samples)
+        times["generate"] += time.perf_counter() - tic
+        tic = time.perf_counter()
+        batch, P = collate(step_samples, step_replies, policy.pad_id)
+        lp, hidden = policy.forward(batch, P)
+        buf["values"][t] = policy.value(hidden).cpu().numpy()
+        times["score"] += time.perf_counter() - tic
+        tic = time.perf_counter()
+        actions, buf["valid"][t] = act(policy, env, step_replies, rng, args)
+        _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(actions)
+        buf["rewards"][t] = rewards + (args.invalid_action == "penalty") * args.invalid_penalty * ~buf["valid"][t]
+        times["env"] += time.perf_counter() - tic
+        for i in np.flatnonzero(infos.get("_episode", np.zeros(N, bool))):
+            episodes.append((float(infos["episode"]["r"][i]), bool(infos["episode"]["success"][i])))
+        bootstrap = np.flatnonzero(buf["truncated"][t] & ~buf["terminated"][t]) if args.truncation_bootstrap else []
+        if len(bootstrap):
+            buf["final_values"][t, bootstrap] = prompt_values(policy, [env.prompt(i, final=True) for i in bootstrap])
+        samples += step_samples
+        replies += step_replies
+        logprobs += [row[: len(r)].cpu() for row, r in zip(lp, step_replies)]
+    next_value = prompt_values(policy, [env.prompt(i) for i in range(N)])
+    return buf, next_value, dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes), times
 
 
 # --- step-level GAE -------------------------------------------------------------------------------
@@ -22,8 +356,7 @@ def compute_gae_reference(rewards, values, terminated, truncated, next_value, ga
     carry = np.zeros_like(next_value, dtype=np.float32)  # advantage of step t + 1
     for t in reversed(range(T)):
         next_values = next_value if t == T - 1 else values[t + 1]
-        delta = rewards[t] + gamma * next_values - values[t]
-        adv = delta + gamma * gae_lambda * carry
+        adv = rewards[t] + gamma * next_values - values[t] + gamma * gae_lambda * carry
         if final_values is not None:
             truncated_adv = rewards[t] + gamma * final_values[t] - values[t]
         else:
@@ -37,3 +370,249 @@ def compute_gae_reference(rewards, values, terminated, truncated, next_value, ga
 def compute_gae(rewards, values, terminated, truncated, next_value, gamma, gae_lambda, final_values=None):
     """Same as compute_gae_reference, in C++ (float32, C-contiguous inputs; ValueError otherwise)."""
     return _C.gae(rewards, values, terminated, truncated, next_value, gamma, gae_lambda, final_values)
+
+
+# --- losses ---------------------------------------------------------------------------------------
+def masked_mean(x, mask, dim=None):
+    mask = mask.to(x.dtype)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
+
+
+def vldac_policy_loss(logprobs, old_logprobs, advantages, reply_mask, clip_coef):
+    """Token-level clipped PPO: every reply token of step t carries A_t. Mean over a step's tokens,
+    then over steps. logprobs (B, R), advantages (B,). Returns (loss, per-token ratio)."""
+    ratio = (logprobs - old_logprobs).exp()
+    adv = advantages[:, None]
+    per_token = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip_coef, 1 + clip_coef))
+    return masked_mean(per_token, reply_mask, 1).mean(), ratio
+
+
+def rl4vlm_policy_loss(logprobs, old_logprobs, advantages, reply_mask, thought_mask, clip_coef, thought_coef):
+    """RL4VLM: one ratio per step, log pi = lambda * sum log p(thought tokens) + sum log p(action tokens)."""
+    weight = reply_mask * torch.where(thought_mask, thought_coef, 1.0)
+    ratio = ((logprobs - old_logprobs) * weight).sum(1).exp()
+    per_step = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - clip_coef, 1 + clip_coef))
+    return per_step.mean(), ratio
+
+
+def kl_k3(logprobs, ref_logprobs, reply_mask):
+    """Per-token k3 estimator of KL(pi || ref), mean over a step's tokens, then over steps."""
+    d = ref_logprobs - logprobs
+    return masked_mean(d.exp() - d - 1, reply_mask, 1).mean()
+
+
+def value_loss(values, old_values, returns, clip_coef=None):
+    loss = (values - returns) ** 2
+    if clip_coef is not None:
+        clipped = old_values + (values - old_values).clamp(-clip_coef, clip_coef)
+        loss = torch.max(loss, (clipped - returns) ** 2)
+    return loss.mean()
+
+
+# --- update ---------------------------------------------------------------------------------------
+def update(args, policy, optimizer, data, advantages, returns, values, warmup, rng):
+    """update_epochs x minibatches over (step, env) samples. Warm-up updates train only the value head."""
+    policy.train()
+    B = len(data["samples"])
+    b_adv = torch.as_tensor(advantages.reshape(-1))
+    b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
+    b_returns, b_values = torch.as_tensor(returns.reshape(-1)), torch.as_tensor(values.reshape(-1))
+    log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
+    for epoch in range(args.update_epochs):
+        for mb in np.array_split(rng.permutation(B), args.num_minibatches):
+            replies = [data["replies"][i] for i in mb]
+            batch, P = collate([data["samples"][i] for i in mb], replies, policy.pad_id)
+            reply_mask = batch["attention_mask"][:, P:].bool()
+            logprobs, hidden = policy.forward(batch, P)
+            device = logprobs.device
+            reply_mask = reply_mask.to(device)
+            old = pad_right([data["logprobs"][i] for i in mb]).to(device)
+            ref = pad_right([data["ref_logprobs"][i] for i in mb]).to(device)
+            adv, ret, old_v = (x[mb].to(device) for x in (b_adv, b_returns, b_values))
+            newvalue = policy.value(hidden, detach=args.stop_grad or warmup)
+            v_loss = value_loss(newvalue, old_v, ret, args.clip_coef if args.clip_vloss else None)
+            if args.loss == "vldac":
+                pg_loss, ratio = vldac_policy_loss(logprobs, old, adv, reply_mask, args.clip_coef)
+                token_mask = reply_mask
+            else:
+                thoughts = pad_right([data["thought_mask"][i] for i in mb], False).to(device)
+                pg_loss, ratio = rl4vlm_policy_loss(logprobs, old, adv, reply_mask, thoughts, args.clip_coef,
+                                                    args.thought_coef)
+                token_mask = torch.ones_like(ratio, dtype=torch.bool)
+            ref_kl = kl_k3(logprobs, ref, reply_mask)
+            loss = args.vf_coef * v_loss if warmup else pg_loss + args.kl_coef * ref_kl + args.vf_coef * v_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_([p for p in policy.parameters() if p.requires_grad], args.max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                log_ratio = (logprobs - old)[reply_mask]
+                log["approx_kl"].append(((log_ratio.exp() - 1) - log_ratio).mean().item())
+                log["clipfrac"].append(((ratio - 1).abs() > args.clip_coef)[token_mask].float().mean().item())
+                if not log["ratio_first"]:
+                    log["ratio_first"].append((ratio - 1).abs()[token_mask].max().item())
+            for k, v in (("policy_loss", pg_loss), ("value_loss", v_loss), ("ref_kl", ref_kl)):
+                log[k].append(v.item())
+    y, v = returns.reshape(-1), values.reshape(-1)
+    explained_var = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
+    out = {f"losses/{k}": float(np.mean(v)) for k, v in log.items() if k != "ratio_first"}
+    out["losses/first_minibatch_max_abs_ratio_minus_1"] = log["ratio_first"][0]
+    out["losses/explained_variance"] = explained_var
+    return out
+
+
+@torch.no_grad()
+def score_reference(policy, data, chunk):
+    """Reference log-probs once per rollout, in batches."""
+    data["ref_logprobs"] = []
+    for s in range(0, len(data["samples"]), chunk):
+        replies = data["replies"][s:s + chunk]
+        batch, P = collate(data["samples"][s:s + chunk], replies, policy.pad_id)
+        data["ref_logprobs"] += [row[: len(r)].cpu() for row, r in zip(policy.ref_logprobs(batch, P), replies)]
+
+
+# --- tiny-model format warm-up, evaluation --------------------------------------------------------
+def format_warmup(args, policy, env, rng):
+    """Supervised replies with uniformly random actions: teaches the JSON format, never the task."""
+    optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
+    tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
+    policy.train()
+    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False):
+        samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
+        actions = rng.integers(len(env.action_symbols), size=env.num_envs)
+        replies = [torch.cat([torch.tensor(tok.encode(reply_text("", env.action_symbols[a]))), eos]) for a in actions]
+        batch, P = collate(samples, replies, policy.pad_id)
+        logprobs, _ = policy.forward(batch, P)
+        loss = -masked_mean(logprobs, batch["attention_mask"][:, P:].to(logprobs.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        env.step(actions)  # visit varied states
+
+
+@torch.no_grad()
+def evaluate(args, policy, num_episodes, greedy=False):
+    """Success rate and mean return over `num_episodes` fresh episodes on seeds disjoint from training.
+    Each eval env contributes the same number of episodes, so short episodes are not over-counted."""
+    policy.eval()
+    n = min(args.num_envs, num_episodes)
+    quota = math.ceil(num_episodes / n)
+    env = make_env(args, n, seed=args.seed + 1_000_000)
+    env.reset()
+    rng = np.random.default_rng(args.seed + 1_000_000)
+    done = np.zeros(n, int)
+    returns, successes, valid = [], [], []
+    while (done < quota).any():
+        replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)
+        actions, ok = act(policy, env, replies, rng, args)
+        valid.append(ok[done < quota])
+        *_, infos = env.step(actions)
+        for i in np.flatnonzero(infos.get("_episode", np.zeros(n, bool))):
+            if done[i] < quota:
+                returns.append(float(infos["episode"]["r"][i]))
+                successes.append(bool(infos["episode"]["success"][i]))
+                done[i] += 1
+    env.close()
+    return {"success_rate": float(np.mean(successes)), "episodic_return": float(np.mean(returns)),
+            "invalid_action_rate": float(1 - np.concatenate(valid).mean()), "episodes": len(successes)}
+
+
+# --- main -----------------------------------------------------------------------------------------
+DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom"}
+
+
+def make_env(args, num_envs, seed):
+    options = {"image_size": args.image_size} if args.image_size else {}
+    return envs.make(f"{args.env}/{args.task}", num_envs, seed=seed, **options)
+
+
+def resolve(args):
+    """Fill in the defaults that depend on other args."""
+    tiny = args.model == "tiny"
+    return dataclasses.replace(
+        args,
+        task=args.task or DEFAULT_TASKS.get(args.env, ""),
+        device=("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device,
+        image_size=args.image_size or (84 if tiny else 0),
+        learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
+        lora=(not tiny) if args.lora is None else args.lora,
+        run_dir=args.run_dir or f"runs/{args.env}-{args.task or DEFAULT_TASKS.get(args.env, '')}-{args.seed}-{int(time.time())}")
+
+
+def main(argv=None):
+    args = resolve(parse_args(argv))
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    env = make_env(args, args.num_envs, args.seed)
+    env.reset(seed=args.seed)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(dataclasses.asdict(args)))
+    (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
+
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text("", s) for s in env.action_symbols] * 8
+    model, processor = load_vlm(args, corpus)
+    if args.lora:
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(
+            r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+            target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"))
+    policy = Policy(model, processor, args).to(args.device)
+    if args.model != "tiny" and args.device.startswith("cuda"):
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    if args.model == "tiny":
+        format_warmup(args, policy, env, rng)
+        env.reset(seed=args.seed)
+    policy.freeze_reference()
+
+    batch_size = args.num_envs * args.num_steps
+    num_updates = args.total_timesteps // batch_size
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: (args.end_learning_rate + (
+        args.learning_rate - args.end_learning_rate) * 0.5 * (1 + math.cos(math.pi * u / num_updates))) / args.learning_rate)
+    start, global_step = time.perf_counter(), 0
+    bar = tqdm(range(1, num_updates + 1), desc="updates")
+    with open(run_dir / "metrics.jsonl", "a") as metrics_file:
+        for update_idx in bar:
+            tic = time.perf_counter()
+            buf, next_value, data, times = rollout(args, policy, env, rng)
+            global_step += batch_size
+            t_ref = time.perf_counter()
+            score_reference(policy, data, max(1, batch_size // args.num_minibatches))
+            if args.loss == "rl4vlm":
+                data["thought_mask"] = [policy.thought_mask(r) for r in data["replies"]]
+            times["reference"] = time.perf_counter() - t_ref
+            advantages, returns = compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
+                                              next_value, args.gamma, args.gae_lambda,
+                                              buf["final_values"] if args.truncation_bootstrap else None)
+            t_upd = time.perf_counter()
+            m = update(args, policy, optimizer, data, advantages, returns, buf["values"],
+                       warmup=update_idx <= args.value_warmup_updates, rng=rng)
+            times["update"] = time.perf_counter() - t_upd
+            scheduler.step()
+            episodes = data["episodes"]
+            m.update({
+                "global_step": global_step, "update": update_idx, "time/elapsed": time.perf_counter() - start,
+                "charts/learning_rate": optimizer.param_groups[0]["lr"],
+                "charts/SPS": batch_size / (time.perf_counter() - tic),
+                "charts/invalid_action_rate": float(1 - buf["valid"].mean()),
+                "charts/reply_tokens": float(np.mean([len(r) for r in data["replies"]])),
+                "charts/episodes": len(episodes),
+                "charts/success_rate": float(np.mean([s for _, s in episodes])) if episodes else float("nan"),
+                "charts/episodic_return": float(np.mean([r for r, _ in episodes])) if episodes else float("nan"),
+                **{f"time/{k}": v for k, v in times.items()}})
+            if update_idx == num_updates or (args.eval_every and update_idx % args.eval_every == 0):
+                m.update({f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()})
+            metrics_file.write(json.dumps(m) + "\n")
+            metrics_file.flush()
+            bar.set_postfix(SPS=f"{m['charts/SPS']:.0f}", success=f"{m['charts/success_rate']:.2f}")
+            tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
+    env.close()
+    return m
+
+
+if __name__ == "__main__":
+    main()

@@ -37,17 +37,18 @@ struct NumberLine {
         return c;
     }
 
-    // Two rows of a 3x3 grid of cells (28x28 px at 84x84, the size one Qwen2-VL token sees): each row holds
-    // its label and, below the label's first letters and in the same cell, a large digit.
+    // Two rows (halves): a small label at the top left and the digit as large as the row allows, right-aligned.
+    // Big glyphs matter: at 84x84 a small VLM reads a 25x35 px digit easily and a 10x14 px one barely.
     struct Layout {
-        int margin, label_scale, digit_scale, label_y[2], digit_y[2];
+        int margin, label_scale, digit_scale, label_y[2], digit_x, digit_y[2];
         explicit Layout(int size) {
-            const int cell = size / 3;
-            margin = label_scale = std::max(1, cell / 28);
-            digit_scale = std::max(1, fdiv(cell - kGlyphH * label_scale - 3 * margin, kCapH));
+            const int half = size / 2;
+            margin = label_scale = std::max(1, size / 84);
+            digit_scale = std::max(1, fdiv(half - 2 * margin, kCapH));
+            digit_x = size - margin - kGlyphW * digit_scale;
             for (int row = 0; row < 2; ++row) {
-                label_y[row] = row * cell + margin;
-                digit_y[row] = label_y[row] + kGlyphH * label_scale + margin;
+                label_y[row] = row * half + margin;
+                digit_y[row] = row * half + (half - kCapH * digit_scale) / 2;
             }
         }
     };
@@ -90,8 +91,8 @@ struct NumberLine {
     void draw(const Art& art, Image frame) const {
         copy_background(art.background, frame);
         const Layout& l = art.layout;
-        draw_text(frame, l.margin, l.digit_y[0], std::to_string(goal), l.digit_scale, kBlack);
-        draw_text(frame, l.margin, l.digit_y[1], std::to_string(position), l.digit_scale, kBlack);
+        draw_text(frame, l.digit_x, l.digit_y[0], std::to_string(goal), l.digit_scale, kBlack);
+        draw_text(frame, l.digit_x, l.digit_y[1], std::to_string(position), l.digit_scale, kBlack);
     }
 
     std::string text() const { return {}; }

@@ -48,8 +48,8 @@ class NumberLineTwin(TwinEnv):
     def render(self) -> np.ndarray:
         layout = numberline_layout(self.image_size)
         img = _numberline_background(self.image_size).copy()
-        R.draw_text(img, layout["margin"], layout["digit_y"][0], str(self.goal), layout["digit_scale"], R.BLACK)
-        R.draw_text(img, layout["margin"], layout["digit_y"][1], str(self.position), layout["digit_scale"], R.BLACK)
+        R.draw_text(img, layout["digit_x"], layout["digit_y"][0], str(self.goal), layout["digit_scale"], R.BLACK)
+        R.draw_text(img, layout["digit_x"], layout["digit_y"][1], str(self.position), layout["digit_scale"], R.BLACK)
         return img
 
     def get_state(self) -> list[int]:
@@ -67,15 +67,15 @@ class NumberLineTwin(TwinEnv):
 
 
 def numberline_layout(size: int) -> dict:
-    """Rows 0 and 1 of a 3x3 grid of cells (28 px at 84x84, one Qwen2-VL token each): a label with a big
-    digit below its first letters, in the same cell, so each digit's cell also shows "Targ" or "Curr"."""
-    cell = size // 3
-    margin = label_scale = max(1, cell // 28)
-    digit_scale = max(1, (cell - R.GLYPH_H * label_scale - 3 * margin) // R.CAP_H)
-    label_y = [row * cell + margin for row in range(2)]
-    digit_y = [y + R.GLYPH_H * label_scale + margin for y in label_y]
-    return {"margin": margin, "label_scale": label_scale, "digit_scale": digit_scale, "label_y": label_y,
-            "digit_y": digit_y}
+    """Two rows (halves): a small label at the top left and the digit as large as the row allows,
+    right-aligned. Big glyphs matter: at 84x84 a small VLM reads a 25x35 px digit easily, a 10x14 one barely."""
+    half = size // 2
+    margin = label_scale = max(1, size // 84)
+    digit_scale = max(1, (half - 2 * margin) // R.CAP_H)
+    return {"margin": margin, "label_scale": label_scale, "digit_scale": digit_scale,
+            "label_y": [row * half + margin for row in range(2)],
+            "digit_x": size - margin - R.GLYPH_W * digit_scale,
+            "digit_y": [row * half + (half - R.CAP_H * digit_scale) // 2 for row in range(2)]}
 
 
 @lru_cache(maxsize=None)

@@ -182,10 +182,13 @@ def test_numberline_image_shows_only_the_numbers():
                 env.set_state(0, [pos, goal, 0])
                 frames[pos, goal] = env.render_all()[0]
     assert len({f.tobytes() for f in frames.values()}) == 30
-    # the target digit lives in the top-left 28x28 cell, the current digit in the one below it
-    assert np.array_equal(frames[1, 2][:28, :28], frames[3, 2][:28, :28])
-    assert np.array_equal(frames[1, 2][28:56, :28], frames[1, 4][28:56, :28])
-    assert not np.array_equal(frames[1, 2][28:56, :28], frames[3, 2][28:56, :28])
+    # the target digit lives in the top half, the current digit in the bottom half, both big
+    assert np.array_equal(frames[1, 2][:42], frames[3, 2][:42])
+    assert np.array_equal(frames[1, 2][42:], frames[1, 4][42:])
+    assert not np.array_equal(frames[1, 2][42:], frames[3, 2][42:])
+    ink = (frames[3, 2][42:] == 0).all(-1)  # black pixels of "Current:" and the digit 3
+    rows, cols = np.nonzero(ink[:, 50:])
+    assert np.ptp(rows) + 1 >= 30 and np.ptp(cols) + 1 >= 20, "the digit should be large at 84x84"
 
 
 # ------------------------------------------------------------------------------------------- Blackjack

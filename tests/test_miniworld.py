@@ -1,0 +1,114 @@
+"""MiniWorld tasks headless (pyglet's EGL mode, Mesa llvmpipe on the CPU): every task runs, episodes are
+seeded and reproducible in process and in forked workers, the box, the last step and the time limit end
+episodes as in the grid twins, and miniworld is imported only when such an env is made."""
+import math
+import subprocess
+import sys
+
+import gymnasium
+import numpy as np
+import pytest
+
+import envs
+from envs.grid import HISTORY, SYMBOLS
+
+LEFT, RIGHT, FORWARD, BACK = range(4)
+
+
+def test_import_is_lazy():
+    code = ("import sys, envs; envs.make('grid/oneroom', 1).reset(); "
+            "assert 'miniworld' not in sys.modules and 'pyglet' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("task", ["OneRoom", "Hallway", "FourRooms", "WallGap"])
+def test_task_runs_headless(task):
+    env = envs.make(f"miniworld/{task}", 2, seed=1)
+    try:
+        assert env.metadata["autoreset_mode"] == gymnasium.vector.AutoresetMode.SAME_STEP
+        assert env.single_observation_space.shape == (60, 80, 3) and env.action_symbols == SYMBOLS
+        obs, _ = env.reset()
+        assert obs.shape == (2, 60, 80, 3) and obs.dtype == np.uint8
+        for action in [FORWARD, LEFT, BACK, RIGHT] * 3:
+            obs, rewards, terminated, truncated, _ = env.step(np.full(2, action))
+            assert rewards.dtype == np.float32 and terminated.dtype == bool and truncated.dtype == bool
+        assert obs.std() > 10  # a rendered scene, not a blank frame
+        images, text = env.prompt(1)
+        assert len(images) == HISTORY and "red box" in text
+    finally:
+        env.close()
+
+
+def run(env, steps, seed):
+    out = [env.reset(seed=seed)[0]]
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        out.append(env.step(rng.integers(0, 4, env.num_envs))[0])
+    return np.stack(out)
+
+
+def test_seeded_and_same_in_workers():
+    local = envs.make("miniworld/OneRoom", 3, seed=5)
+    forked = envs.make("miniworld/OneRoom", 3, seed=5, workers=2)
+    try:
+        a = run(local, 30, seed=5)
+        np.testing.assert_array_equal(a, run(forked, 30, seed=5))
+        np.testing.assert_array_equal(a, run(local, 30, seed=5))
+        assert not np.array_equal(a[0], run(local, 0, seed=6)[0])
+        np.testing.assert_array_equal(a[0, 1], run(local, 0, seed=6)[0, 0])  # env i is seeded with seed + i
+    finally:
+        local.close()
+        forked.close()
+
+
+def put_next_to_box(mw, distance=1.25):
+    """Puts the agent `distance` m from the box on the room's side, facing it (reached after one step)."""
+    box = mw.box.pos
+    centre = np.array([(mw.min_x + mw.max_x) / 2, 0, (mw.min_z + mw.max_z) / 2])
+    u = (centre - box) / np.linalg.norm(centre - box)
+    mw.agent.pos = box + distance * u
+    mw.agent.dir = math.atan2(u[2], -u[0])  # dir_vec = (cos dir, 0, -sin dir) = -u
+
+
+def test_box_last_step_and_time_limit():
+    env = envs.make("miniworld/OneRoom", 1, seed=2, max_steps=5)
+    try:
+        env.reset()
+        mw = env._local.envs[0]
+        put_next_to_box(mw)
+        obs, reward, terminated, truncated, infos = env.step(np.array([FORWARD]))
+        assert terminated[0] and not truncated[0] and reward[0] == np.float32(1 - 0.2 * 1 / 5)
+        assert infos["episode"]["success"][0] and infos["episode"]["l"][0] == 1
+        for _ in range(4):
+            env.step(np.array([LEFT]))
+        put_next_to_box(mw)
+        obs, reward, terminated, truncated, infos = env.step(np.array([FORWARD]))  # the last step
+        assert terminated[0] and not truncated[0] and reward[0] == np.float32(0.8)
+        frames = []
+        for step in range(5):
+            obs, reward, terminated, truncated, infos = env.step(np.array([LEFT]))
+            frames.append(infos["final_obs"][0] if step == 4 else obs[0])
+        assert truncated[0] and not terminated[0] and reward[0] == 0
+        assert infos["episode"]["l"][0] == 5 and not infos["episode"]["success"][0]
+        final, _ = env.prompt(0, final=True)
+        assert len(final) == HISTORY
+        for got, want in zip(final, frames[-HISTORY:]):
+            np.testing.assert_array_equal(got, want)
+        assert len(env.prompt(0)[0]) == 1
+    finally:
+        env.close()
+
+
+def test_errors():
+    with pytest.raises(ValueError):
+        envs.make("miniworld/Maze", 1)
+    with pytest.raises(ValueError):
+        envs.make("miniworld/OneRoom", 1, top_down=True)
+    env = envs.make("miniworld/OneRoom", 1, image_size=64)
+    try:
+        assert env.reset()[0].shape == (1, 48, 64, 3)
+        with pytest.raises(IndexError):
+            env.step(np.array([4]))
+        assert env.parse_action('{"action": "move back"}') == (3, True)
+    finally:
+        env.close()

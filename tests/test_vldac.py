@@ -1,0 +1,207 @@
+"""The algorithm in vldac.py: losses against hand-computed numbers, and the invariants of a real
+rollout/update with the built-in tiny VLM on NumberLine (CPU, offline)."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import envs
+import vldac
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- losses vs hand-computed numbers ---------------------------------------------------------------
+def test_masked_mean():
+    x = torch.tensor([[1.0, 2.0, 30.0], [4.0, 5.0, 6.0]])
+    m = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+    assert torch.allclose(vldac.masked_mean(x, m, 1), torch.tensor([1.5, 5.0]))
+    assert torch.isclose(vldac.masked_mean(x, m), torch.tensor(18 / 5))
+
+
+def test_vldac_policy_loss_by_hand():
+    # step 0: A=+1, tokens with ratios 1.2 (clipped to 1.1) and 0.5 -> per token -min(r, clip(r)) = -1.1, -0.5
+    # step 1: A=-2, one token with ratio 0.8 (clipped to 0.9): -min(-1.6, -1.8) = 1.8; pad token ignored
+    old = torch.zeros(2, 2)
+    new = torch.log(torch.tensor([[1.2, 0.5], [0.8, 7.0]]))
+    adv = torch.tensor([1.0, -2.0])
+    mask = torch.tensor([[True, True], [True, False]])
+    loss, ratio = vldac.vldac_policy_loss(new, old, adv, mask, clip_coef=0.1)
+    expected = ((-1.1 - 0.5) / 2 + 1.8) / 2
+    assert math.isclose(loss.item(), expected, rel_tol=1e-6)
+    assert torch.allclose(ratio[0], torch.tensor([1.2, 0.5]))
+
+
+def test_rl4vlm_policy_loss_by_hand():
+    # one step, thought token log-ratio 0.6 (weight 0.5), action token log-ratio -0.2:
+    # log r = 0.5 * 0.6 - 0.2 = 0.1, r = e^0.1 = 1.105 -> clipped at 1.1 for A = +1: loss = -1.1
+    old = torch.zeros(1, 3)
+    new = torch.tensor([[0.6, -0.2, 5.0]])
+    mask = torch.tensor([[True, True, False]])
+    thoughts = torch.tensor([[True, False, False]])
+    loss, ratio = vldac.rl4vlm_policy_loss(new, old, torch.tensor([1.0]), mask, thoughts, 0.1, 0.5)
+    assert math.isclose(ratio.item(), math.exp(0.1), rel_tol=1e-6)
+    assert math.isclose(loss.item(), -1.1, rel_tol=1e-6)
+    # with lambda = 0 only the action token counts: r = e^-0.2 = 0.819 -> -min(0.819, clip 0.9) = -0.819
+    loss, _ = vldac.rl4vlm_policy_loss(new, old, torch.tensor([1.0]), mask, thoughts, 0.1, 0.0)
+    assert math.isclose(loss.item(), -math.exp(-0.2), rel_tol=1e-6)
+
+
+def test_kl_k3_by_hand():
+    logp = torch.tensor([[-1.0, -2.0], [-0.5, 0.0]])
+    ref = torch.tensor([[-1.5, -2.0], [-0.5, 3.0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    # d = ref - logp: -0.5, 0, 0 -> k3 = e^-0.5 + 0.5 - 1 = 0.10653, 0, 0; means per step 0.053265, 0
+    assert math.isclose(vldac.kl_k3(logp, ref, mask).item(), (math.exp(-0.5) - 0.5) / 4, rel_tol=1e-5)
+    assert vldac.kl_k3(logp, logp, mask).item() == 0.0
+
+
+def test_value_loss_by_hand():
+    v, old, ret = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0]), torch.tensor([2.0, 2.0])
+    assert math.isclose(vldac.value_loss(v, old, ret).item(), 1.0)
+    # clipped at 0.5: first value 0.5 -> (1.5)^2 = 2.25 > 1; second clipped 2.5 -> 0.25 < 1
+    assert math.isclose(vldac.value_loss(v, old, ret, 0.5).item(), (2.25 + 1.0) / 2)
+
+
+# --- command line --------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [["--num-envs", "0"], ["--temperature", "0"], ["--loss", "ppo"],
+                                  ["--top-p", "1.5"], ["--num-envs", "x"], ["--invalid-action", "skip"]])
+def test_bad_cli_values_exit_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        vldac.parse_args(argv)
+    assert e.value.code == 2 and "error" in capsys.readouterr().err
+
+
+def test_cli_booleans_and_defaults():
+    args = vldac.parse_args(["--no-stop-grad", "--lora"])
+    assert args.stop_grad is False and args.lora is True
+    resolved = vldac.resolve(vldac.parse_args([]))
+    assert (resolved.task, resolved.lora, resolved.image_size, resolved.device) == ("numberline", False, 84, "cpu")
+
+
+# --- a real tiny policy on NumberLine --------------------------------------------------------------
+def make_setup(**overrides):
+    argv = ["--num-envs", "4", "--num-steps", "3", "--num-minibatches", "2", "--format-warmup-steps", "40"]
+    args = vldac.resolve(vldac.parse_args(argv))
+    args = vldac.dataclasses.replace(args, **overrides)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    env = vldac.make_env(args, args.num_envs, args.seed)
+    env.reset(seed=args.seed)
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [vldac.reply_text("", s) for s in env.action_symbols]
+    model, processor = vldac.load_vlm(args, corpus)
+    policy = vldac.Policy(model, processor, args)
+    vldac.format_warmup(args, policy, env, rng)
+    policy.freeze_reference()
+    return args, policy, env, rng
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return make_setup()
+
+
+def test_scored_logprobs_equal_generation_logprobs(setup):
+    args, policy, env, _ = setup
+    policy.eval()
+    samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
+    batch, P = vldac.collate(samples, pad_id=policy.pad_id)
+    torch.manual_seed(1)
+    out = policy.model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=True, top_k=0,
+                                temperature=args.temperature, top_p=1.0, eos_token_id=policy.eos_ids,
+                                pad_token_id=policy.pad_id, suppress_tokens=policy.suppress_ids,
+                                output_logits=True, return_dict_in_generate=True)
+    torch.manual_seed(1)
+    replies = policy.generate(samples)
+    logits = torch.stack(out.logits, 1).float() / args.temperature  # (B, L, V), raw generation logits
+    logits[..., policy.suppress_ids] = -math.inf
+    gen_logprobs = logits.log_softmax(-1).gather(-1, out.sequences[:, P:, None]).squeeze(-1)
+    scored, _ = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
+    for i, reply in enumerate(replies):
+        assert torch.equal(reply, out.sequences[i, P:P + len(reply)])
+        # every reply token, the first included
+        torch.testing.assert_close(scored[i, : len(reply)], gen_logprobs[i, : len(reply)], atol=1e-5, rtol=0)
+
+
+def test_rollout_parses_replies_into_actions(setup):
+    args, policy, env, rng = setup
+    buf, next_value, data, times = vldac.rollout(args, policy, env, rng)
+    T, N = args.num_steps, args.num_envs
+    assert len(data["replies"]) == T * N and next_value.shape == (N,)
+    texts = policy.decode(data["replies"])
+    parsed = np.array([env.parse_action(t)[1] for t in texts]).reshape(T, N)
+    np.testing.assert_array_equal(parsed, buf["valid"])
+    assert buf["valid"].any(), "format warm-up should make some replies parse"
+    assert all(len(lp) == len(r) for lp, r in zip(data["logprobs"], data["replies"]))
+    assert set(times) == {"generate", "score", "env"}
+
+
+def rollout_and_update(args, policy, env, rng, warmup):
+    buf, next_value, data, _ = vldac.rollout(args, policy, env, rng)
+    vldac.score_reference(policy, data, chunk=5)
+    adv, ret = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"], next_value,
+                                 args.gamma, args.gae_lambda, buf["final_values"])
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
+    return data, vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], warmup, rng)
+
+
+def test_first_minibatch_ratio_is_one_and_kl_starts_at_zero():
+    args, policy, env, rng = make_setup()
+    data, metrics = rollout_and_update(args, policy, env, rng, warmup=False)
+    assert metrics["losses/first_minibatch_max_abs_ratio_minus_1"] <= 1e-5
+    for lp, ref in zip(data["logprobs"], data["ref_logprobs"]):  # reference == policy before any update
+        torch.testing.assert_close(lp, ref, atol=1e-5, rtol=0)
+    assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_warmup_update_changes_only_the_value_head():
+    args, policy, env, rng = make_setup()
+    before = {k: v.clone() for k, v in policy.state_dict().items()}
+    rollout_and_update(args, policy, env, rng, warmup=True)
+    after = policy.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("value_head.") for k in changed), sorted(changed)[:5]
+
+
+@pytest.mark.parametrize("stop_grad", [True, False])
+def test_value_loss_gradient_reaches_backbone_only_without_stop_grad(setup, stop_grad):
+    args, policy, env, _ = setup
+    samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
+    policy.zero_grad(set_to_none=True)
+    _, hidden = policy.forward(*vldac.collate(samples, pad_id=policy.pad_id))
+    vldac.value_loss(policy.value(hidden, detach=stop_grad), torch.zeros(4), torch.ones(4)).backward()
+    backbone = [p.grad for p in policy.model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert (len(backbone) == 0) == stop_grad
+    assert policy.value_head[0].weight.grad.abs().sum() > 0
+    policy.zero_grad(set_to_none=True)
+
+
+def test_rl4vlm_thought_mask_marks_tokens_before_action(setup):
+    _, policy, _, _ = setup
+    tok = policy.processor.tokenizer
+    reply = torch.tensor(tok.encode('{"thoughts": "go up", "action": "+"}'))
+    mask = policy.thought_mask(reply)
+    first_action = int((~mask).nonzero()[0])
+    assert '"action"' not in tok.decode(reply[:first_action]) and '"action"' in tok.decode(reply[: first_action + 3])
+    assert not policy.thought_mask(torch.tensor(tok.encode("no json here"))).any()
+
+
+def test_smoke_run_writes_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "vldac.py"), "--num-envs", "4", "--num-steps", "2", "--total-timesteps", "24",
+           "--format-warmup-steps", "5", "--eval-episodes", "4", "--eval-every", "2", "--run-dir", str(run_dir)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["update"] for m in lines] == [1, 2, 3]
+    for key in ("charts/SPS", "charts/invalid_action_rate", "losses/policy_loss", "losses/value_loss",
+                "losses/approx_kl", "losses/ref_kl", "losses/clipfrac", "losses/explained_variance", "time/generate"):
+        assert key in lines[-1]
+    assert "eval/success_rate" in lines[1] and "eval/success_rate" in lines[2]
+    assert json.loads((run_dir / "args.json").read_text())["num_envs"] == 4
