@@ -15,7 +15,9 @@ import copy
 import dataclasses
 import json
 import math
+import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +75,13 @@ class Args:
     lora_alpha: int = arg(32, "LoRA alpha")
     lora_dropout: float = arg(0.1, "LoRA dropout")
     format_warmup_steps: int = arg(300, "tiny model only: supervised steps teaching the reply format on random actions")
-    eval_every: int = arg(10, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
-    eval_episodes: int = arg(64, "episodes per evaluation")
+    eval_every: int = arg(20, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
+    eval_episodes: int = arg(128, "episodes per evaluation")
+    checkpoint_every: int = arg(25, "write a checkpoint every this many updates (and at the end; 0 = only at the end)")
+    transcripts_every: int = arg(10, "append a few sample transcripts to transcripts.jsonl every this many updates")
+    resume: str = arg("", "continue the run in this run dir from its latest checkpoint, exactly")
+    eval_only: bool = arg(False, "only evaluate --checkpoint (sampled and greedy) and write eval.json beside it")
+    checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only")
 
 
 def parse_args(argv=None):
@@ -118,21 +125,25 @@ def reply_text(thoughts, action):
     return json.dumps({"thoughts": thoughts, "action": action})
 
 
-def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64):
+def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64, tokenizer_dir=None):
     """A ~0.6M-parameter Qwen2-VL made in code (no download): a byte-level BPE tokenizer trained on
-    `corpus`, the real Qwen2-VL processor / chat template / generate path, random weights."""
+    `corpus` (or loaded from tokenizer_dir), the real Qwen2-VL processor / chat template / generate
+    path, random weights."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
     from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil, Qwen2VLProcessor
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=512, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                        padding_side="left", chat_template=TINY_CHAT_TEMPLATE,
-                                        extra_special_tokens=QWEN_SPECIAL_TOKENS[1:2] + QWEN_SPECIAL_TOKENS[3:])
+    if tokenizer_dir:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
+    else:
+        bpe = Tokenizer(models.BPE())
+        bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+        bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+            vocab_size=512, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        tokenizer = PreTrainedTokenizerFast(
+            tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
+            chat_template=TINY_CHAT_TEMPLATE, extra_special_tokens=QWEN_SPECIAL_TOKENS[1:2] + QWEN_SPECIAL_TOKENS[3:])
 
     class TinyProcessor(Qwen2VLProcessor):  # the parent insists on a video processor (needs torchvision)
         def __init__(self, image_processor, tokenizer, chat_template=None):
@@ -155,9 +166,9 @@ def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision
     return Qwen2VLForConditionalGeneration(config), processor
 
 
-def load_vlm(args, corpus):
+def load_vlm(args, corpus, ckpt=None):
     if args.model == "tiny":
-        return build_tiny_vlm(corpus)
+        return build_tiny_vlm(corpus, tokenizer_dir=ckpt and ckpt / "model")
     from transformers import AutoModelForImageTextToText, AutoProcessor
     processor = AutoProcessor.from_pretrained(args.model)
     processor.tokenizer.padding_side = "left"
@@ -313,11 +324,13 @@ def rollout(args, policy, env, rng):
     T, N = args.num_steps, env.num_envs
     buf = {k: np.zeros((T, N), np.float32) for k in ("rewards", "values", "final_values")}
     buf.update({k: np.zeros((T, N), bool) for k in ("terminated", "truncated", "valid")})
-    samples, replies, logprobs, episodes = [], [], [], []
+    buf["actions"] = np.zeros((T, N), np.int64)
+    samples, replies, logprobs, episodes, prompt_texts = [], [], [], [], []
     times = dict.fromkeys(("generate", "score", "env"), 0.0)
     for t in range(T):
         tic = time.perf_counter()
-        step_samples = policy.encode([env.prompt(i) for i in range(N)])
+        prompts = [env.prompt(i) for i in range(N)]
+        step_samples = policy.encode(prompts)
         step_replies = policy.generate(step_samples)
         times["generate"] += time.perf_counter() - tic
         tic = time.perf_counter()
@@ -326,8 +339,8 @@ def rollout(args, policy, env, rng):
         buf["values"][t] = policy.value(hidden).cpu().numpy()
         times["score"] += time.perf_counter() - tic
         tic = time.perf_counter()
-        actions, buf["valid"][t] = act(policy, env, step_replies, rng, args)
-        _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(actions)
+        buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng, args)
+        _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(buf["actions"][t])
         buf["rewards"][t] = rewards + (args.invalid_action == "penalty") * args.invalid_penalty * ~buf["valid"][t]
         times["env"] += time.perf_counter() - tic
         for i in np.flatnonzero(infos.get("_episode", np.zeros(N, bool))):
@@ -337,9 +350,11 @@ def rollout(args, policy, env, rng):
             buf["final_values"][t, bootstrap] = prompt_values(policy, [env.prompt(i, final=True) for i in bootstrap])
         samples += step_samples
         replies += step_replies
+        prompt_texts += [text for _, text in prompts]
         logprobs += [row[: len(r)].cpu() for row, r in zip(lp, step_replies)]
     next_value = prompt_values(policy, [env.prompt(i) for i in range(N)])
-    return buf, next_value, dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes), times
+    return buf, next_value, dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes,
+                                 prompt_texts=prompt_texts), times
 
 
 # --- step-level GAE -------------------------------------------------------------------------------
@@ -513,14 +528,66 @@ def evaluate(args, policy, num_episodes, greedy=False):
                 successes.append(bool(infos["episode"]["success"][i]))
                 done[i] += 1
     env.close()
-    return {"success_rate": float(np.mean(successes)), "episodic_return": float(np.mean(returns)),
-            "invalid_action_rate": float(1 - np.concatenate(valid).mean()), "episodes": len(successes)}
+    n, p = len(successes), float(np.mean(successes))
+    half = 1.96 * math.sqrt(p * (1 - p) / n + 0.9604 / n**2) / (1 + 3.8416 / n)  # Wilson score interval
+    center = (p + 1.9208 / n) / (1 + 3.8416 / n)
+    ret_half = 1.96 * float(np.std(returns, ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+    return {"success_rate": p, "success_ci95_low": min(p, max(0.0, center - half)),
+            "success_ci95_high": max(p, min(1.0, center + half)),
+            "episodic_return": float(np.mean(returns)), "episodic_return_ci95": ret_half,
+            "invalid_action_rate": float(1 - np.concatenate(valid).mean()), "episodes": n}
+
+
+# --- checkpoints: atomic, resumable, loadable by transformers / peft -------------------------------
+def save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step, keep=2):
+    """Write ckpt-<update>/ under a temporary name, rename it (atomic), then repoint `latest` (atomic):
+    a kill at any moment leaves `latest` naming a complete checkpoint."""
+    name = f"ckpt-{update_idx:06d}"
+    tmp = run_dir / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    policy.model.save_pretrained(tmp / "model")  # the LoRA adapter, or the whole tiny model
+    policy.processor.save_pretrained(tmp / "model")
+    torch.save({
+        "update": update_idx, "global_step": global_step, "args": dataclasses.asdict(policy.args),
+        "model": policy.model.state_dict() if policy.args.model == "tiny" or not policy.args.lora else None,
+        "reference": None if policy.reference is None else policy.reference.state_dict(),
+        "value_head": policy.value_head.state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(), "env": env.get_snapshot(),
+        "rng": {"python": random.getstate(), "numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+    }, tmp / "state.pt")
+    shutil.rmtree(run_dir / name, ignore_errors=True)
+    os.replace(tmp, run_dir / name)
+    (run_dir / ".latest.tmp").write_text(name)
+    os.replace(run_dir / ".latest.tmp", run_dir / "latest")
+    for old in sorted(run_dir.glob("ckpt-*"))[:-keep]:
+        shutil.rmtree(old)
+
+
+def load_checkpoint(path):
+    """A run dir (its `latest`) or a ckpt-* dir -> (dir, state). Clear errors for anything else."""
+    path = Path(path)
+    if (path / "latest").is_file():
+        path = path / (path / "latest").read_text().strip()
+    if not (path / "state.pt").is_file():
+        raise SystemExit(f"error: no checkpoint at {path} (expected a run dir with `latest` or a ckpt-* dir)")
+    try:
+        return path, torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+    except Exception as e:  # any unpickling / zip failure means the same thing to the user
+        raise SystemExit(f"error: checkpoint {path / 'state.pt'} is unreadable ({type(e).__name__}: {e})")
+
+
+def resume_args(cli, saved):
+    """The saved run's args; flags given on the command line must agree with them."""
+    defaults = Args()
+    clash = [f"--{k.replace('_', '-')} (run: {saved[k]!r}, given: {v!r})" for k, v in dataclasses.asdict(cli).items()
+             if k != "resume" and v != getattr(defaults, k) and v != saved.get(k)]
+    if clash:
+        raise SystemExit("error: --resume continues a run with its own args; these differ: " + ", ".join(clash))
+    return Args(**saved)
 
 
 # --- main -----------------------------------------------------------------------------------------
-DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom"}
-
-
 def make_env(args, num_envs, seed):
     options = {"image_size": args.image_size} if args.image_size else {}
     return envs.make(f"{args.env}/{args.task}", num_envs, seed=seed, **options)
@@ -528,44 +595,79 @@ def make_env(args, num_envs, seed):
 
 def resolve(args):
     """Fill in the defaults that depend on other args."""
-    tiny = args.model == "tiny"
+    tiny, task = args.model == "tiny", args.task or envs.DEFAULT_TASKS.get(args.env, "")
     return dataclasses.replace(
-        args,
-        task=args.task or DEFAULT_TASKS.get(args.env, ""),
+        args, task=task,
         device=("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device,
         image_size=args.image_size or (84 if tiny else 0),
         learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
         lora=(not tiny) if args.lora is None else args.lora,
-        run_dir=args.run_dir or f"runs/{args.env}-{args.task or DEFAULT_TASKS.get(args.env, '')}-{args.seed}-{int(time.time())}")
+        run_dir=args.run_dir or f"runs/{args.env}-{task}-{args.seed}-{int(time.time())}")
+
+
+def build_policy(args, env, ckpt=None, rng=None):
+    """Model + processor + value head (+ LoRA), from a checkpoint dir when given. A fresh tiny model
+    first gets the format warm-up (before LoRA, so the reference policy knows the format too)."""
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text("", s) for s in env.action_symbols] * 8
+    policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
+    if args.model == "tiny" and ckpt is None:
+        format_warmup(args, policy, env, rng)
+    if args.lora:
+        from peft import LoraConfig, PeftModel, get_peft_model
+        hub_ckpt = ckpt is not None and args.model != "tiny"  # the tiny model's weights come from state.pt
+        policy.model = PeftModel.from_pretrained(policy.model, ckpt / "model", is_trainable=True) if hub_ckpt else \
+            get_peft_model(policy.model, LoraConfig(
+                r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"))
+    if args.model != "tiny" and args.device.startswith("cuda"):
+        policy.model.gradient_checkpointing_enable()
+        policy.model.enable_input_require_grads()
+    return policy.to(args.device)
 
 
 def main(argv=None):
-    args = resolve(parse_args(argv))
+    start = time.perf_counter()
+    cli = parse_args(argv)
+    ckpt, state = load_checkpoint(cli.resume or cli.checkpoint) if cli.resume or cli.checkpoint else (None, None)
+    if cli.resume:  # continue writing into the run dir that holds the checkpoint
+        args = dataclasses.replace(resume_args(cli, state["args"]), run_dir=str(ckpt.parent))
+    elif cli.eval_only and state:
+        args = dataclasses.replace(Args(**state["args"]), eval_only=True, checkpoint=cli.checkpoint,
+                                   eval_episodes=cli.eval_episodes)
+    else:
+        args = resolve(cli)
     random.seed(args.seed)
-    np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     env = make_env(args, args.num_envs, args.seed)
     env.reset(seed=args.seed)
-    run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(dataclasses.asdict(args)))
-    (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
+    policy = build_policy(args, env, ckpt, rng)
+    env.reset(seed=args.seed)
+    if state:
+        if state["model"] is not None:
+            policy.model.load_state_dict(state["model"])
+        policy.value_head.load_state_dict(state["value_head"])
+    if args.eval_only:
+        if ckpt is None and args.model == "tiny":
+            raise SystemExit("error: --eval-only with the tiny model needs --checkpoint")
+        result = {mode: evaluate(args, policy, args.eval_episodes, greedy=mode == "greedy") for mode in ("sampled", "greedy")}
+        print(json.dumps(result, indent=1))
+        if ckpt:
+            (ckpt / "eval.json").write_text(json.dumps(result, indent=1))
+        return result
 
-    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text("", s) for s in env.action_symbols] * 8
-    model, processor = load_vlm(args, corpus)
-    if args.lora:
-        from peft import LoraConfig, get_peft_model
-        model = get_peft_model(model, LoraConfig(
-            r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-            target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"))
-    policy = Policy(model, processor, args).to(args.device)
-    if args.model != "tiny" and args.device.startswith("cuda"):
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    if args.model == "tiny":
-        format_warmup(args, policy, env, rng)
-        env.reset(seed=args.seed)
+    run_dir = Path(args.run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
+        for log in ("metrics.jsonl", "transcripts.jsonl"):  # drop what a killed run logged after its checkpoint
+            if state and (run_dir / log).exists():
+                lines = (run_dir / log).read_text().splitlines(keepends=True)
+                (run_dir / log).write_text("".join(line for line in lines if line.endswith("\n") and
+                                                   json.loads(line)["update"] <= state["update"]))
+    except OSError as e:
+        raise SystemExit(f"error: cannot write the run dir {run_dir}: {e}")
+    print(json.dumps(dataclasses.asdict(args)))
     policy.freeze_reference()
 
     batch_size = args.num_envs * args.num_steps
@@ -573,9 +675,22 @@ def main(argv=None):
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: (args.end_learning_rate + (
         args.learning_rate - args.end_learning_rate) * 0.5 * (1 + math.cos(math.pi * u / num_updates))) / args.learning_rate)
-    start, global_step = time.perf_counter(), 0
-    bar = tqdm(range(1, num_updates + 1), desc="updates")
-    with open(run_dir / "metrics.jsonl", "a") as metrics_file:
+    first, global_step = 1, 0
+    if state:  # exact resume: everything that the next update depends on
+        if policy.reference is not None:
+            policy.reference.load_state_dict(state["reference"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        env.set_snapshot(state["env"])
+        random.setstate(state["rng"]["python"])
+        rng.bit_generator.state = state["rng"]["numpy"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        first, global_step = state["update"] + 1, state["global_step"]
+    writer = tensorboard_writer(run_dir)
+    bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates)
+    with open(run_dir / "metrics.jsonl", "a") as metrics_file, open(run_dir / "transcripts.jsonl", "a") as transcripts:
         for update_idx in bar:
             tic = time.perf_counter()
             buf, next_value, data, times = rollout(args, policy, env, rng)
@@ -604,14 +719,36 @@ def main(argv=None):
                 "charts/success_rate": float(np.mean([s for _, s in episodes])) if episodes else float("nan"),
                 "charts/episodic_return": float(np.mean([r for r, _ in episodes])) if episodes else float("nan"),
                 **{f"time/{k}": v for k, v in times.items()}})
-            if update_idx == num_updates or (args.eval_every and update_idx % args.eval_every == 0):
+            last = update_idx == num_updates
+            if last or (args.eval_every and update_idx % args.eval_every == 0):
                 m.update({f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()})
             metrics_file.write(json.dumps(m) + "\n")
             metrics_file.flush()
+            if writer:
+                for k, v in m.items():
+                    writer.add_scalar(k, v, global_step)
+            if args.transcripts_every and (update_idx % args.transcripts_every == 0 or last):
+                texts = policy.decode(data["replies"][:4])
+                for i, text in enumerate(texts):
+                    transcripts.write(json.dumps({"update": update_idx, "env": i, "prompt": data["prompt_texts"][i],
+                                                  "reply": text, "action": int(buf["actions"][0, i]),
+                                                  "valid": bool(buf["valid"][0, i]),
+                                                  "reward": float(buf["rewards"][0, i])}) + "\n")
+                transcripts.flush()
+            if last or (args.checkpoint_every and update_idx % args.checkpoint_every == 0):
+                save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step)
             bar.set_postfix(SPS=f"{m['charts/SPS']:.0f}", success=f"{m['charts/success_rate']:.2f}")
             tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
     env.close()
     return m
+
+
+def tensorboard_writer(run_dir):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional; metrics.jsonl is always written
+        return None
+    return SummaryWriter(str(run_dir))
 
 
 if __name__ == "__main__":

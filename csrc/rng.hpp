@@ -1,5 +1,6 @@
 // Small portable RNG: xoshiro256** seeded through splitmix64. envs/rng.py is the bit-exact Python twin.
 #pragma once
+#include <array>
 #include <cstdint>
 
 namespace vldac {
@@ -38,6 +39,13 @@ class Rng {
             const uint64_t r = next();
             if (r >= threshold) return r % n;
         }
+    }
+
+    // The four state words, for exact snapshots (checkpoint/resume). set_words takes them as they are: the
+    // caller rejects four zeros, the one state xoshiro256** never leaves.
+    std::array<uint64_t, 4> words() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+    void set_words(const std::array<uint64_t, 4>& w) {
+        for (int k = 0; k < 4; ++k) s_[k] = w[k];
     }
 
   private:

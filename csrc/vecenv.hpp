@@ -12,11 +12,19 @@
 //   void draw(const Art&, Image frame) const;  // the full (S, S, 3) observation, from scratch
 //   std::string text() const;                  // text state shown in the prompt ("" when none)
 //   std::vector<int64_t> state() const;  void set_state(const std::vector<int64_t>&);  // tests inject states
+//
+// set_state must throw std::invalid_argument on any vector that is not a state the task can be in between
+// steps, and accept every vector state() returns then: exact snapshots (checkpoint/resume) are built on the
+// pair. A snapshot of env i is its RNG words, state(), episode return (the double accumulator) and length;
+// every bound batch gets get_snapshot() / set_snapshot(...) (bind_vecenv below; envs/base.py wraps them).
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -139,6 +147,46 @@ class VecEnv {
     std::vector<int64_t> state(int64_t i) const { return envs_[i].state(); }
     void set_state(int64_t i, const std::vector<int64_t>& s) { envs_[i].set_state(s); }
 
+    // What env i carries from one step to the next. The last finished episode (finals_) is left out: it is
+    // only read right after the step that ended it, and snapshots are taken between steps.
+    struct Snapshot {
+        std::array<uint64_t, 4> rng{};
+        std::vector<int64_t> state;
+        double episode_return = 0.0;
+        int32_t episode_length = 0;
+    };
+    Snapshot snapshot(int64_t i) const { return {rngs_[i].words(), envs_[i].state(), returns_[i], lengths_[i]}; }
+
+    // Restores every env from snaps[i], all or nothing: throws std::invalid_argument (naming the env) and
+    // changes nothing if any entry is not one a batch between steps can hold. The caller redraws the
+    // observations (render).
+    void restore(const std::vector<Snapshot>& snaps) {
+        if (snaps.size() != envs_.size())
+            throw std::invalid_argument("snapshot holds " + std::to_string(snaps.size()) + " envs, the batch " +
+                                        std::to_string(envs_.size()));
+        std::vector<Env> staged(envs_);
+        for (size_t i = 0; i < snaps.size(); ++i) {
+            const Snapshot& s = snaps[i];
+            const std::string where = "snapshot env " + std::to_string(i) + ": ";
+            if ((s.rng[0] | s.rng[1] | s.rng[2] | s.rng[3]) == 0)
+                throw std::invalid_argument(where + "the RNG words are all zero (not a reachable RNG state)");
+            if (!std::isfinite(s.episode_return))
+                throw std::invalid_argument(where + "the episode return is not finite");
+            if (s.episode_length < 0) throw std::invalid_argument(where + "the episode length is negative");
+            try {
+                staged[i].set_state(s.state);
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument(where + e.what());
+            }
+        }
+        envs_ = std::move(staged);
+        for (size_t i = 0; i < snaps.size(); ++i) {
+            rngs_[i].set_words(snaps[i].rng);
+            returns_[i] = snaps[i].episode_return;
+            lengths_[i] = snaps[i].episode_length;
+        }
+    }
+
   private:
     size_t frame_bytes() const { return static_cast<size_t>(config_.image_size) * height() * 3; }
     Image frame(uint8_t* base, int64_t i) const {
@@ -161,6 +209,48 @@ inline int64_t check_index(int64_t i, int64_t n) {
     if (i < 0 || i >= n)
         throw std::out_of_range("env index " + std::to_string(i) + " is out of range [0, " + std::to_string(n) + ")");
     return i;
+}
+
+// Snapshot fields from Python, strictly: lists (or tuples) of the expected length and ints (anything with
+// __index__ but bool) in range; anything else raises ValueError naming the field.
+inline std::string type_name(py::handle h) { return Py_TYPE(h.ptr())->tp_name; }
+
+inline py::sequence snapshot_list(py::handle h, const std::string& what, py::ssize_t n = -1) {
+    if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
+        throw py::value_error(what + ": expected a list, got " + type_name(h));
+    auto seq = py::reinterpret_borrow<py::sequence>(h);
+    if (n >= 0 && static_cast<py::ssize_t>(seq.size()) != n)
+        throw py::value_error(what + ": expected " + std::to_string(n) + " entries, got " + std::to_string(seq.size()));
+    return seq;
+}
+
+inline py::object snapshot_int(py::handle h, const std::string& what) {
+    if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr()))
+        throw py::value_error(what + ": expected an int, got " + type_name(h));
+    PyObject* v = PyNumber_Index(h.ptr());
+    if (!v) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(v);
+}
+
+inline uint64_t snapshot_u64(py::handle h, const std::string& what) {
+    const py::object v = snapshot_int(h, what);
+    const unsigned long long r = PyLong_AsUnsignedLongLong(v.ptr());
+    if (r == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        throw py::value_error(what + " = " + std::string(py::str(v)) + " is out of range [0, 2**64)");
+    }
+    return static_cast<uint64_t>(r);
+}
+
+inline int64_t snapshot_i64(py::handle h, const std::string& what, int64_t lo, int64_t hi) {
+    const py::object v = snapshot_int(h, what);
+    int overflow = 0;
+    const long long r = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+    if (r == -1 && PyErr_Occurred()) throw py::error_already_set();
+    if (overflow || r < lo || r > hi)
+        throw py::value_error(what + " = " + std::string(py::str(v)) + " is out of range [" + std::to_string(lo) +
+                              ", " + std::to_string(hi) + "]");
+    return static_cast<int64_t>(r);
 }
 
 // Recycles the memory behind the (rows, S, S, 3) frame arrays a batch returns: a buffer goes back to the
@@ -330,7 +420,57 @@ void bind_vecenv(py::module_& m, const char* name, const char* doc) {
             [](B& b, int64_t i, const std::vector<int64_t>& s) {
                 b.env.set_state(detail::check_index(i, b.env.num_envs()), s);
             },
-            py::arg("i"), py::arg("state"));
+            py::arg("i"), py::arg("state"))
+        .def(
+            "get_snapshot",
+            [](const B& b) {
+                py::list rng, state, return_bits, length;
+                for (int64_t i = 0; i < b.env.num_envs(); ++i) {
+                    const auto s = b.env.snapshot(i);
+                    py::list words;
+                    for (uint64_t w : s.rng) words.append(py::int_(w));
+                    rng.append(words);
+                    state.append(py::cast(s.state));
+                    uint64_t bits;
+                    static_assert(sizeof bits == sizeof s.episode_return, "double is not 64 bits");
+                    std::memcpy(&bits, &s.episode_return, sizeof bits);
+                    return_bits.append(py::int_(bits));
+                    length.append(py::int_(s.episode_length));
+                }
+                py::dict d;
+                d["rng"] = rng, d["state"] = state, d["return_bits"] = return_bits, d["length"] = length;
+                return d;
+            },
+            "Per-env lists {rng: 4 uint64 words, state: get_state(i), return_bits: the episode return's float64 "
+            "bit pattern, length: the episode length}, plain Python ints (see envs/base.py get_snapshot).")
+        .def(
+            "set_snapshot",
+            [](B& b, const py::object& rng, const py::object& state, const py::object& return_bits,
+               const py::object& length) {
+                const py::ssize_t n = b.env.num_envs();
+                const auto rngs = detail::snapshot_list(rng, "rng", n), states = detail::snapshot_list(state, "state", n);
+                const auto bits = detail::snapshot_list(return_bits, "return_bits", n);
+                const auto lengths = detail::snapshot_list(length, "length", n);
+                std::vector<typename VecEnv<Env>::Snapshot> snaps(static_cast<size_t>(n));
+                for (py::ssize_t i = 0; i < n; ++i) {
+                    auto& s = snaps[static_cast<size_t>(i)];
+                    const std::string at = "[" + std::to_string(i) + "]";
+                    const auto words = detail::snapshot_list(rngs[i], "rng" + at, 4);
+                    for (py::ssize_t k = 0; k < 4; ++k)
+                        s.rng[static_cast<size_t>(k)] = detail::snapshot_u64(words[k], "rng" + at + "[" + std::to_string(k) + "]");
+                    const auto st = detail::snapshot_list(states[i], "state" + at);
+                    for (size_t k = 0; k < st.size(); ++k)
+                        s.state.push_back(detail::snapshot_i64(st[k], "state" + at + "[" + std::to_string(k) + "]",
+                                                               INT64_MIN, INT64_MAX));
+                    const uint64_t u = detail::snapshot_u64(bits[i], "return_bits" + at);
+                    std::memcpy(&s.episode_return, &u, sizeof u);
+                    s.episode_length = static_cast<int32_t>(detail::snapshot_i64(lengths[i], "length" + at, 0, INT32_MAX));
+                }
+                b.env.restore(snaps);  // std::invalid_argument -> ValueError; all or nothing
+            },
+            py::arg("rng"), py::arg("state"), py::arg("return_bits"), py::arg("length"),
+            "Restores every env from get_snapshot()'s lists (all or nothing; ValueError on anything malformed or "
+            "out of range). The observations are then render()'s.");
 }
 
 }  // namespace vldac

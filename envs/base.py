@@ -22,7 +22,30 @@ smallest complete example):
 Both backends share BatchedEnv (spaces, same-step autoreset infos, prompts, parsing); they differ only in
 _reset/_step. Tasks without a C++ kernel can subclass gymnasium.vector.VectorEnv directly and register a
 callable with the signature of Task.make.
+
+Snapshots (checkpoint/resume): env.get_snapshot() -> dict, taken between steps (after reset()), and
+env.set_snapshot(snapshot) on an env made with the same (name, num_envs, options), fresh or not, of either
+backend: from then on it steps exactly as the original did from the moment of the snapshot (observations,
+rewards, flags, episode statistics, prompts, and reset(seed=None), which keeps the RNG streams). The dict
+holds only str, int, bool, bytes, lists and dicts, so it pickles and survives
+torch.save / torch.load(weights_only=True):
+    format       SNAPSHOT_FORMAT
+    task, num_envs, options    what it belongs to (options resolved: every name, with its int/bool value)
+    seed         the batch's base seed (informational: the RNG words below are what count)
+    rng          per env: the RNG's four 64-bit state words (ints in [0, 2**64))
+    state        per env: get_state(i), the task state (which also gives the prompt text)
+    return_bits  per env: the running episode return, the float64's IEEE-754 bit pattern as an int
+    length       per env: the running episode length
+  plus, for the navigation envs (envs/grid.py NavEnv):
+    prev_frames  per env: the earlier frames of the prompt history, oldest first, raw (H, W, 3) uint8 bytes
+The observations are re-rendered from the states. set_snapshot checks everything (the C++ batch checks its
+part again in C++) and raises ValueError on a snapshot of another task, num_envs or options, or on a
+malformed one (missing or unknown keys, wrong lengths or types, out-of-range values, a state the task cannot
+be in), changing nothing. What a snapshot does not hold: the episodes that ended at the step just before it,
+so prompt(i, final=True) raises after set_snapshot as it does after reset().
 """
+import operator
+import struct
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,6 +58,9 @@ from .rng import MASK, Rng
 from .text import parse_action
 
 BACKENDS = ("cpp", "python")
+SNAPSHOT_FORMAT = "vldac.env_snapshot.v1"
+_SNAPSHOT_HEADER = ("format", "task", "num_envs", "options", "seed")
+_SNAPSHOT_COLUMNS = ("rng", "state", "return_bits", "length")  # one entry per env
 
 
 class TwinEnv:
@@ -108,6 +134,28 @@ def _check_seed(seed) -> int:
     return int(seed) & MASK
 
 
+def snapshot_list(value, what: str, n: int | None = None) -> list:
+    """`value` as a list if it is a list or tuple (of n entries when n is given), else ValueError."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
+    if n is not None and len(value) != n:
+        raise ValueError(f"{what}: expected {n} entries, got {len(value)}")
+    return list(value)
+
+
+def snapshot_int(value, what: str, lo: int, hi: int) -> int:
+    """`value` as an int in [lo, hi] (anything with __index__ but bool), else ValueError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what}: expected an int, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what}: expected an int, got {type(value).__name__}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} = {v} is out of range [{lo}, {hi}]")
+    return v
+
+
 class BatchedEnv(gymnasium.vector.VectorEnv):
     """Common gymnasium side: spaces, same-step autoreset infos, prompts and reply parsing."""
 
@@ -137,6 +185,15 @@ class BatchedEnv(gymnasium.vector.VectorEnv):
         raise NotImplementedError
 
     def _text(self, i: int, final: bool) -> str:
+        raise NotImplementedError
+
+    def render_all(self) -> np.ndarray:  # the current observations, drawn from the states
+        raise NotImplementedError
+
+    def _get_snapshot(self) -> dict:  # -> the _SNAPSHOT_COLUMNS, one entry per env
+        raise NotImplementedError
+
+    def _set_snapshot(self, columns: dict) -> None:  # checks every value; all or nothing (ValueError)
         raise NotImplementedError
 
     # -- gymnasium API
@@ -181,6 +238,49 @@ class BatchedEnv(gymnasium.vector.VectorEnv):
     def parse_action(self, text) -> tuple[int, bool]:
         return parse_action(text, self.action_symbols)
 
+    # -- snapshots (checkpoint/resume; the format is in the module docstring)
+    def get_snapshot(self) -> dict:
+        """Everything this batch carries between steps, as plain Python data (see the module docstring)."""
+        if self._obs is None:
+            raise RuntimeError("call reset() before get_snapshot()")
+        header = {"format": SNAPSHOT_FORMAT, "task": self.task.name, "num_envs": self.num_envs,
+                  "options": dict(self.options), "seed": self.base_seed}
+        return {**header, **self._get_snapshot()}
+
+    def set_snapshot(self, snapshot: dict) -> None:
+        """Restores a get_snapshot() of a batch with the same task, num_envs and options (either backend):
+        this batch then continues exactly as that one did. ValueError, changing nothing, on a mismatch or a
+        malformed snapshot. Afterwards prompt(i, final=True) raises, as after reset()."""
+        self._check_snapshot(snapshot)
+        self._set_snapshot({key: snapshot[key] for key in _SNAPSHOT_COLUMNS})
+        self.base_seed = snapshot_int(snapshot["seed"], "snapshot seed", 0, MASK)
+        self._obs, self._final_obs, self._ended = self.render_all(), None, None
+
+    def _snapshot_keys(self) -> tuple:
+        return _SNAPSHOT_HEADER + _SNAPSHOT_COLUMNS
+
+    def _check_snapshot(self, snapshot) -> None:
+        """The header (what the snapshot belongs to), the keys and the columns' lengths; ValueError if not."""
+        if not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT:
+            got = snapshot.get("format") if isinstance(snapshot, dict) else type(snapshot).__name__
+            raise ValueError(f"not an env snapshot of format {SNAPSHOT_FORMAT!r} (got {got!r})")
+        if snapshot.get("task") != self.task.name:
+            raise ValueError(f"snapshot of task {snapshot.get('task')!r} cannot restore a {self.task.name} env")
+        num_envs = snapshot.get("num_envs")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs != self.num_envs:
+            raise ValueError(f"snapshot of {num_envs!r} envs cannot restore a batch of {self.num_envs}")
+        options = snapshot.get("options")
+        if not (isinstance(options, dict) and options.keys() == self.options.keys()
+                and all(type(options[k]) is type(v) and options[k] == v for k, v in self.options.items())):
+            raise ValueError(f"{self.task.name}: snapshot options {options!r} differ from this env's {self.options}")
+        keys = self._snapshot_keys()
+        missing, unknown = [k for k in keys if k not in snapshot], sorted(map(str, set(snapshot) - set(keys)))
+        if missing or unknown:
+            raise ValueError(f"malformed snapshot: missing keys {missing}, unknown keys {unknown}")
+        snapshot_int(snapshot["seed"], "snapshot seed", 0, MASK)
+        for key in _SNAPSHOT_COLUMNS:
+            snapshot_list(snapshot[key], f"snapshot {key}", self.num_envs)
+
     def __repr__(self):
         return f"{type(self).__name__}({self.task.name}, num_envs={self.num_envs}, {self.options})"
 
@@ -212,6 +312,12 @@ class CppBatchedEnv(BatchedEnv):
 
     def render_all(self) -> np.ndarray:
         return self.batch.render()
+
+    def _get_snapshot(self):
+        return self.batch.get_snapshot()
+
+    def _set_snapshot(self, columns):
+        self.batch.set_snapshot(columns["rng"], columns["state"], columns["return_bits"], columns["length"])
 
 
 class PyBatchedEnv(BatchedEnv):
@@ -270,3 +376,37 @@ class PyBatchedEnv(BatchedEnv):
 
     def render_all(self) -> np.ndarray:
         return np.stack([env.render() for env in self.envs])
+
+    def _get_snapshot(self):
+        return {"rng": [rng.get_words() for rng in self.rngs], "state": [env.get_state() for env in self.envs],
+                "return_bits": [struct.unpack("<Q", struct.pack("<d", r))[0] for r in self._returns],
+                "length": list(self._lengths)}
+
+    def _set_snapshot(self, columns):
+        """The checks of VecEnv::restore and its binding (csrc/vecenv.hpp); all or nothing."""
+        n, int64 = self.num_envs, (-(1 << 63), (1 << 63) - 1)
+        envs, words, returns, lengths = [], [], [], []
+        for i in range(n):
+            at = f"[{i}]"
+            w = [snapshot_int(v, f"rng{at}[{k}]", 0, MASK)
+                 for k, v in enumerate(snapshot_list(columns["rng"][i], "rng" + at, 4))]
+            state = [snapshot_int(v, f"state{at}[{k}]", *int64)
+                     for k, v in enumerate(snapshot_list(columns["state"][i], "state" + at))]
+            (ret,) = struct.unpack("<d", struct.pack("<Q", snapshot_int(columns["return_bits"][i], "return_bits" + at,
+                                                                        0, MASK)))
+            length = snapshot_int(columns["length"][i], "length" + at, 0, (1 << 31) - 1)
+            where = f"snapshot env {i}: "
+            if not any(w):
+                raise ValueError(where + "the RNG words are all zero (not a reachable RNG state)")
+            if not np.isfinite(ret):
+                raise ValueError(where + "the episode return is not finite")
+            env = self.task.twin(**self.options)
+            try:
+                env.set_state(state)
+            except ValueError as e:
+                raise ValueError(where + str(e)) from None
+            envs.append(env), words.append(w), returns.append(ret), lengths.append(length)
+        self.envs, self._returns, self._lengths = envs, returns, lengths
+        for rng, w in zip(self.rngs, words):
+            rng.set_words(w)
+        self._final_text = [""] * n

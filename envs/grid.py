@@ -17,7 +17,7 @@ import gymnasium
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from .base import BACKENDS, CppBatchedEnv, PyBatchedEnv, Task, TwinEnv
+from .base import BACKENDS, CppBatchedEnv, PyBatchedEnv, Task, TwinEnv, snapshot_list
 from .text import reply_format
 
 # --- geometry ------------------------------------------------------------------------------------------
@@ -299,6 +299,35 @@ class NavEnv:
 
     def _text(self, i, final):
         return "top_down" if self.options.get("top_down") else ""
+
+    # -- snapshots (envs/base.py): the base ones plus the prompt history; the current frame (the history's
+    # last) is re-rendered, the earlier ones are stored as raw bytes (they belong to earlier states)
+    def get_snapshot(self):
+        snapshot = super().get_snapshot()
+        snapshot["prev_frames"] = [[frame.tobytes() for frame in frames[:-1]] for frames in self._frames]
+        return snapshot
+
+    def set_snapshot(self, snapshot):
+        super().set_snapshot(snapshot)  # checks prev_frames too (_check_snapshot), before changing anything
+        shape = self.single_observation_space.shape
+        self._frames = [[np.frombuffer(b, np.uint8).reshape(shape).copy() for b in prev] + [frame]
+                        for prev, frame in zip(snapshot["prev_frames"], self._obs)]
+        self._final_frames = [[] for _ in range(self.num_envs)]
+
+    def _snapshot_keys(self):
+        return super()._snapshot_keys() + ("prev_frames",)
+
+    def _check_snapshot(self, snapshot):
+        super()._check_snapshot(snapshot)
+        size = int(np.prod(self.single_observation_space.shape))
+        for i, prev in enumerate(snapshot_list(snapshot["prev_frames"], "snapshot prev_frames", self.num_envs)):
+            prev = snapshot_list(prev, f"prev_frames[{i}]")
+            if len(prev) > HISTORY - 1:
+                raise ValueError(f"prev_frames[{i}]: at most {HISTORY - 1} earlier frames, got {len(prev)}")
+            for k, frame in enumerate(prev):
+                if not isinstance(frame, bytes) or len(frame) != size:
+                    got = f"{len(frame)} bytes" if isinstance(frame, bytes) else type(frame).__name__
+                    raise ValueError(f"prev_frames[{i}][{k}]: expected {size} bytes (a frame), got {got}")
 
     def prompt(self, i, final=False):
         _, text = super().prompt(i, final)  # checks i and final

@@ -164,6 +164,12 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
         self._returns[ended], self._lengths[ended] = 0.0, 0
         return obs, rewards, terminated, truncated, (ended, final_obs, ep_return, ep_length, ep_success)
 
+    def get_snapshot(self):
+        raise NotImplementedError("miniworld envs have no snapshots: the miniworld package has no exact state API")
+
+    def set_snapshot(self, snapshot):
+        raise NotImplementedError("miniworld envs have no snapshots: the miniworld package has no exact state API")
+
     def close_extras(self, **kwargs):
         if self._local is not None:
             self._local.close()

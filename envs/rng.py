@@ -37,6 +37,14 @@ class Rng:
         s[3] = _rotl(s[3], 45)
         return result
 
+    def get_words(self) -> list[int]:
+        """The four state words (csrc/rng.hpp's words()), for exact snapshots."""
+        return list(self.s)
+
+    def set_words(self, words) -> None:
+        """Sets the four state words as given (the caller checks them: ints in [0, 2**64), not all zero)."""
+        self.s = [int(w) for w in words]
+
     def below(self, n: int) -> int:
         """Uniform integer in [0, n), unbiased (draws below 2**64 mod n are rejected)."""
         threshold = (1 << 64) % n

@@ -27,7 +27,7 @@ def reply_format(symbols) -> str:
 @lru_cache(maxsize=64)
 def _symbol_table(symbols: tuple) -> tuple[dict, dict]:
     exact = {s: i for i, s in enumerate(symbols)}
-    words = {s.lower(): i for i, s in enumerate(symbols) if s.isalpha()}  # words match case-insensitively
+    words = {s.lower(): i for i, s in enumerate(symbols) if s.replace(" ", "").isalpha()}  # words: any case
     return exact, words
 
 

@@ -144,3 +144,10 @@ def test_bounded_work_on_huge_and_adversarial_input():
 def test_reply_format_lists_symbols():
     text = reply_format(BLACKJACK)
     assert '"stand"' in text and '"hit"' in text and '"thoughts"' in text and '"action"' in text
+
+
+def test_multi_word_symbols_match_in_any_case():
+    symbols = ("turn left", "turn right", "move forward", "move back")
+    assert parse_action('{"thoughts": "", "action": "Turn Left"}', symbols) == (0, True)
+    assert parse_action('{"action": "MOVE FORWARD"}', symbols) == (2, True)
+    assert parse_action('{"action": "move  forward"}', symbols) == (-1, False)

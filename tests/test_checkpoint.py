@@ -1,0 +1,134 @@
+"""Runs users can trust: atomic checkpoints, exact resume after SIGKILL, eval with CIs, clear errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import vldac
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--num-envs", "4", "--num-steps", "2", "--format-warmup-steps", "5", "--eval-every", "0",
+         "--eval-episodes", "4", "--checkpoint-every", "1", "--transcripts-every", "1"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def run(args, **kw):
+    return subprocess.run([sys.executable, str(ROOT / "vldac.py"), *args], capture_output=True, text=True,
+                          timeout=600, env=ENV, **kw)
+
+
+def last_metrics(run_dir):
+    by_update = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        m = json.loads(line)
+        by_update[m["update"]] = {k: v for k, v in m.items() if not k.startswith("time/") and k != "charts/SPS"}
+    return by_update
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("a") / "run"
+    res = run([*SMALL, "--total-timesteps", "40", "--run-dir", str(run_dir)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    return run_dir
+
+
+def test_sigkill_then_resume_is_bitwise_identical(uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "vldac.py"), *SMALL, "--total-timesteps", "40",
+                             "--run-dir", str(run_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=ENV)
+    deadline = time.time() + 300
+    while not (run_dir / "latest").exists() or (run_dir / "latest").read_text() < "ckpt-000002":
+        assert proc.poll() is None and time.time() < deadline, "run ended before its second checkpoint"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = (run_dir / "latest").read_text()
+    assert killed_at < "ckpt-000005", "the run finished before it was killed"
+    res = run(["--resume", str(run_dir)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = last_metrics(uninterrupted), last_metrics(run_dir)
+    assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5]
+    for update in range(int(killed_at[-6:]) + 1, 6):  # the updates redone after the resume
+        assert a[update] == b[update], update
+    sa = torch.load(uninterrupted / "ckpt-000005" / "state.pt", weights_only=True)
+    sb = torch.load(run_dir / "ckpt-000005" / "state.pt", weights_only=True)
+    for key in ("model", "reference", "value_head"):
+        assert sa[key].keys() == sb[key].keys()
+        for name in sa[key]:
+            assert torch.equal(sa[key][name], sb[key][name]), (key, name)
+    assert sa["env"] == sb["env"] and sa["rng"]["numpy"] == sb["rng"]["numpy"]
+    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+
+
+def test_checkpoint_files_and_transcripts(uninterrupted):
+    assert (uninterrupted / "latest").read_text() == "ckpt-000005"
+    assert sorted(p.name for p in uninterrupted.glob("ckpt-*")) == ["ckpt-000004", "ckpt-000005"]  # keeps 2
+    assert not list(uninterrupted.glob(".tmp-*"))
+    # the saved model folder loads with plain transformers
+    from transformers import PreTrainedTokenizerFast, Qwen2VLForConditionalGeneration
+    model = Qwen2VLForConditionalGeneration.from_pretrained(uninterrupted / "ckpt-000005" / "model")
+    state = torch.load(uninterrupted / "ckpt-000005" / "state.pt", weights_only=True)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, state["model"][name]), name
+    assert PreTrainedTokenizerFast.from_pretrained(uninterrupted / "ckpt-000005" / "model").eos_token == "<|im_end|>"
+    rows = [json.loads(line) for line in (uninterrupted / "transcripts.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 * 4 and {"prompt", "reply", "action", "valid", "reward"} <= rows[0].keys()
+    assert "NumberLine" in rows[0]["prompt"]
+
+
+def test_kill_during_checkpoint_write_keeps_previous(uninterrupted, tmp_path, monkeypatch):
+    import shutil
+    run_dir = tmp_path / "run"
+    shutil.copytree(uninterrupted, run_dir)
+    args = vldac.resolve(vldac.parse_args([*SMALL, "--run-dir", str(run_dir)]))
+    env = vldac.make_env(args, args.num_envs, args.seed)
+    env.reset(seed=args.seed)
+    ckpt, state = vldac.load_checkpoint(run_dir)
+    policy = vldac.build_policy(args, env, ckpt)
+    optimizer = torch.optim.AdamW(policy.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: 1.0)
+
+    def killed(*a, **k):  # the process dies in the middle of writing state.pt
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vldac.torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        vldac.save_checkpoint(run_dir, policy, optimizer, scheduler, env, vldac.np.random.default_rng(0), 6, 48)
+    assert (run_dir / ".tmp-ckpt-000006").exists() and not (run_dir / "ckpt-000006").exists()
+    path, loaded = vldac.load_checkpoint(run_dir)
+    assert path.name == "ckpt-000005" and loaded["update"] == 5
+
+
+def test_eval_only_reports_confidence_intervals(uninterrupted):
+    res = run(["--eval-only", "--checkpoint", str(uninterrupted), "--eval-episodes", "8"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads((uninterrupted / "ckpt-000005" / "eval.json").read_text())
+    for mode in ("sampled", "greedy"):
+        r = result[mode]
+        assert r["episodes"] == 8
+        assert 0 <= r["success_ci95_low"] <= r["success_rate"] <= r["success_ci95_high"] <= 1
+        assert r["success_ci95_high"] - r["success_ci95_low"] > 0.1  # 8 episodes: a wide interval
+
+
+def test_bad_inputs_give_clear_errors(uninterrupted, tmp_path):
+    res = run(["--resume", str(tmp_path / "nothing")])
+    assert res.returncode != 0 and "no checkpoint" in res.stderr and "Traceback" not in res.stderr
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "state.pt").write_bytes(b"not a checkpoint")
+    res = run(["--eval-only", "--checkpoint", str(corrupt)])
+    assert res.returncode != 0 and "unreadable" in res.stderr and "Traceback" not in res.stderr
+    res = run(["--resume", str(uninterrupted), "--num-envs", "8"])
+    assert res.returncode != 0 and "--num-envs" in res.stderr and "Traceback" not in res.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = run([*SMALL, "--total-timesteps", "8", "--run-dir", str(blocker / "run")])
+    assert res.returncode != 0 and "cannot write the run dir" in res.stderr and "Traceback" not in res.stderr
