@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from tqdm import tqdm
 
 import envs
@@ -301,7 +300,7 @@ class Policy(nn.Module):
 
 
 # --- rollout: all envs step together ---------------------------------------------------------------
-def act(policy, env, replies, rng, args):
+def act(policy, env, replies, rng):
     """Reply text -> env actions. An unparsable or illegal reply gets a uniformly random action."""
     actions, valid = np.zeros(env.num_envs, np.int64), np.zeros(env.num_envs, bool)
     for i, text in enumerate(policy.decode(replies)):
@@ -339,7 +338,7 @@ def rollout(args, policy, env, rng):
         buf["values"][t] = policy.value(hidden).cpu().numpy()
         times["score"] += time.perf_counter() - tic
         tic = time.perf_counter()
-        buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng, args)
+        buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng)
         _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(buf["actions"][t])
         buf["rewards"][t] = rewards + (args.invalid_action == "penalty") * args.invalid_penalty * ~buf["valid"][t]
         times["env"] += time.perf_counter() - tic
@@ -519,7 +518,7 @@ def evaluate(args, policy, num_episodes, greedy=False):
     returns, successes, valid = [], [], []
     while (done < quota).any():
         replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)
-        actions, ok = act(policy, env, replies, rng, args)
+        actions, ok = act(policy, env, replies, rng)
         valid.append(ok[done < quota])
         *_, infos = env.step(actions)
         for i in np.flatnonzero(infos.get("_episode", np.zeros(n, bool))):
