@@ -47,7 +47,7 @@ class Args:
     image_size: int = arg(0, "env image size in pixels (0 = 84 for the tiny model, the env default otherwise)")
     num_envs: int = arg(32, "parallel envs; one batched generate serves all of them")
     num_steps: int = arg(4, "env steps per env per update (batch = num_envs * num_steps)")
-    total_timesteps: int = arg(24_576, "env steps over the whole run")
+    total_timesteps: int = arg(32_768, "env steps over the whole run")
     temperature: float = arg(1.0, "sampling temperature; log-probs are scored at the same temperature")
     top_p: float = arg(1.0, "nucleus sampling")
     max_new_tokens: int = arg(256, "reply length limit")
@@ -86,11 +86,11 @@ class Args:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in dataclasses.fields(Args):
-        flag, help = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        flag, doc = "--" + f.name.replace("_", "-"), f.metadata["help"]
         if f.type is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=doc)
         else:
-            p.add_argument(flag, type=f.type, default=f.default, help=help)
+            p.add_argument(flag, type=f.type, default=f.default, help=doc)
     args = Args(**vars(p.parse_args(argv)))
     problems = [msg for bad, msg in [
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be >= 1"),
@@ -219,6 +219,12 @@ class Policy(nn.Module):
         if not self.args.lora:
             self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
 
+    def train(self, mode=True):
+        super().train(mode)
+        if self.reference is not None:
+            self.reference.eval()  # the reference never has dropout
+        return self
+
     def encode(self, prompts):
         """[(images, text)] -> one dict of unpadded prompt tensors per env."""
         messages = [[{"role": "user", "content": [{"type": "image"}] * len(images) + [{"type": "text", "text": text}]}]
@@ -230,12 +236,9 @@ class Policy(nn.Module):
         samples = [{"input_ids": enc["input_ids"][i][keep[i]],
                     "mm_token_type_ids": enc.get("mm_token_type_ids", torch.zeros_like(enc["input_ids"]))[i][keep[i]]}
                    for i in range(len(prompts))]
-        if images:
-            patches = enc["image_grid_thw"].prod(-1).tolist()
-            counts = [len(ims) for ims, _ in prompts]
-            grids = enc["image_grid_thw"].split(counts)
-            pixels = enc["pixel_values"].split([sum(patches[sum(counts[:i]):sum(counts[:i + 1])])
-                                                for i in range(len(counts))])
+        if images:  # pixel_values holds all images' patches back to back
+            grids = enc["image_grid_thw"].split([len(ims) for ims, _ in prompts])
+            pixels = enc["pixel_values"].split([int(g.prod(-1).sum()) for g in grids])
             for s, g, p in zip(samples, grids, pixels):
                 s["image_grid_thw"], s["pixel_values"] = g, p
         return samples
@@ -638,7 +641,10 @@ def main(argv=None):
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    env = make_env(args, args.num_envs, args.seed)
+    try:
+        env = make_env(args, args.num_envs, args.seed)
+    except ValueError as e:  # unknown env/task or a bad env option
+        raise SystemExit(f"error: {e}") from None
     env.reset(seed=args.seed)
     policy = build_policy(args, env, ckpt, rng)
     env.reset(seed=args.seed)

@@ -84,6 +84,14 @@ def test_checkpoint_files_and_transcripts(uninterrupted):
     assert "NumberLine" in rows[0]["prompt"]
 
 
+def test_plot_command_writes_png(uninterrupted, tmp_path):
+    out = tmp_path / "curves.png"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_run.py"), str(uninterrupted), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120, env=ENV)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
 def test_kill_during_checkpoint_write_keeps_previous(uninterrupted, tmp_path, monkeypatch):
     import shutil
     run_dir = tmp_path / "run"
