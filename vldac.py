@@ -314,21 +314,30 @@ def act(policy, env, replies, rng):
 
 
 @torch.no_grad()
-def prompt_values(policy, prompts):
-    batch, P = collate(policy.encode(prompts), pad_id=policy.pad_id)
-    return policy.value(policy.forward(batch, P)[1]).cpu().numpy()
+def score(policy, samples, replies):
+    """One pass: fp32 reply log-probs and V(prompt) per sample (an empty reply: the value only)."""
+    batch, P = collate(samples, replies, policy.pad_id)
+    logprobs, hidden = policy.forward(batch, P)
+    return logprobs, policy.value(hidden).cpu().numpy()
 
 
 @torch.no_grad()
 def rollout(args, policy, env, rng):
-    """num_steps batched env steps. Per step: one generate, one scoring pass (log-probs + values)."""
+    """num_steps batched env steps. Per step: one generate and one scoring pass (log-probs + values,
+    plus V(final obs) of the episodes truncated at the previous step); one value pass for V(s_T)."""
     policy.eval()  # no dropout while collecting
-    T, N = args.num_steps, env.num_envs
+    T, N, no_reply = args.num_steps, env.num_envs, torch.zeros(0, dtype=torch.long)
     buf = {k: np.zeros((T, N), np.float32) for k in ("rewards", "values", "final_values")}
     buf.update({k: np.zeros((T, N), bool) for k in ("terminated", "truncated", "valid")})
     buf["actions"] = np.zeros((T, N), np.int64)
     samples, replies, logprobs, episodes, prompt_texts = [], [], [], [], []
+    pending = []  # (t, i, final-observation prompt) of truncated episodes still to be valued
     times = dict.fromkeys(("generate", "score", "env"), 0.0)
+
+    def value_pending(values):
+        for (t, i, _), v in zip(pending, values):
+            buf["final_values"][t, i] = v
+
     for t in range(T):
         tic = time.perf_counter()
         prompts = [env.prompt(i) for i in range(N)]
@@ -336,9 +345,9 @@ def rollout(args, policy, env, rng):
         step_replies = policy.generate(step_samples)
         times["generate"] += time.perf_counter() - tic
         tic = time.perf_counter()
-        batch, P = collate(step_samples, step_replies, policy.pad_id)
-        lp, hidden = policy.forward(batch, P)
-        buf["values"][t] = policy.value(hidden).cpu().numpy()
+        lp, values = score(policy, step_samples + [s for *_, s in pending], step_replies + [no_reply] * len(pending))
+        buf["values"][t] = values[:N]
+        value_pending(values[N:])
         times["score"] += time.perf_counter() - tic
         tic = time.perf_counter()
         buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng)
@@ -347,15 +356,17 @@ def rollout(args, policy, env, rng):
         times["env"] += time.perf_counter() - tic
         for i in np.flatnonzero(infos.get("_episode", np.zeros(N, bool))):
             episodes.append((float(infos["episode"]["r"][i]), bool(infos["episode"]["success"][i])))
-        bootstrap = np.flatnonzero(buf["truncated"][t] & ~buf["terminated"][t]) if args.truncation_bootstrap else []
-        if len(bootstrap):
-            buf["final_values"][t, bootstrap] = prompt_values(policy, [env.prompt(i, final=True) for i in bootstrap])
+        cut = np.flatnonzero(buf["truncated"][t] & ~buf["terminated"][t]) if args.truncation_bootstrap else []
+        finals = policy.encode([env.prompt(i, final=True) for i in cut]) if len(cut) else []
+        pending = [(t, i, s) for i, s in zip(cut, finals)]
         samples += step_samples
         replies += step_replies
         prompt_texts += [text for _, text in prompts]
         logprobs += [row[: len(r)].cpu() for row, r in zip(lp, step_replies)]
-    next_value = prompt_values(policy, [env.prompt(i) for i in range(N)])
-    return buf, next_value, dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes,
+    _, values = score(policy, policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending],
+                      [no_reply] * (N + len(pending)))
+    value_pending(values[N:])
+    return buf, values[:N], dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes,
                                  prompt_texts=prompt_texts), times
 
 
