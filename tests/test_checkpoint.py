@@ -140,3 +140,21 @@ def test_bad_inputs_give_clear_errors(uninterrupted, tmp_path):
     blocker.write_text("x")
     res = run([*SMALL, "--total-timesteps", "8", "--run-dir", str(blocker / "run")])
     assert res.returncode != 0 and "cannot write the run dir" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_lora_run_saves_a_peft_adapter(tmp_path):
+    """The hub-model path (LoRA via peft, reference = adapter disabled) on the tiny model, on CPU."""
+    from peft import PeftModel
+    run_dir = tmp_path / "run"
+    res = run([*SMALL, "--lora", "--total-timesteps", "16", "--run-dir", str(run_dir)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = run_dir / "ckpt-000002"
+    assert (ckpt / "model" / "adapter_config.json").is_file()
+    state = torch.load(ckpt / "state.pt", weights_only=True)
+    assert state["reference"] is None  # the reference is the adapter-disabled model, nothing to store
+    base, _ = vldac.build_tiny_vlm(None, tokenizer_dir=ckpt / "model")
+    loaded = PeftModel.from_pretrained(base, ckpt / "model")
+    lora = {k: v for k, v in loaded.state_dict().items() if "lora_" in k}
+    assert lora and all(torch.equal(v, state["model"][k]) for k, v in lora.items())
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["losses/ref_kl"] == 0.0  # value warm-up: the adapter has not moved yet
