@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "render.hpp"
@@ -22,20 +23,24 @@ inline void check_state(bool ok, const char* task, const char* what) {
     if (!ok) throw std::invalid_argument(std::string(task) + ".set_state: " + what);
 }
 
+// The cards tasks' only option: the (square) image size.
+struct ImageSizeConfig {
+    int image_size = 300;
+};
+inline ImageSizeConfig configure_image_size(Options options) {
+    ImageSizeConfig c;
+    c.image_size = static_cast<int>(take_option(options, "image_size", 300, kMinImageSize, kMaxImageSize));
+    no_more_options(options);
+    return c;
+}
+
 // --- NumberLine: move "Current" to "Target" on 0..5 with "-" / "+".
 
 struct NumberLine {
     static constexpr int kNumActions = 2, kMaxPosition = 5, kMaxSteps = 2 * kMaxPosition;
 
-    struct Config {
-        int image_size = 300;
-    };
-    static Config configure(Options options) {
-        Config c;
-        c.image_size = static_cast<int>(take_option(options, "image_size", 300, kMinImageSize, kMaxImageSize));
-        no_more_options(options);
-        return c;
-    }
+    using Config = ImageSizeConfig;
+    static Config configure(Options options) { return configure_image_size(std::move(options)); }
 
     // Two rows (halves): a small label at the top left and the digit as large as the row allows, right-aligned.
     // Big glyphs matter: at 84x84 a small VLM reads a 25x35 px digit easily and a 10x14 px one barely.
@@ -112,15 +117,8 @@ struct NumberLine {
 struct Blackjack {
     static constexpr int kNumActions = 2, kMaxCards = 24;  // a hand never exceeds 22 cards
 
-    struct Config {
-        int image_size = 300;
-    };
-    static Config configure(Options options) {
-        Config c;
-        c.image_size = static_cast<int>(take_option(options, "image_size", 300, kMinImageSize, kMaxImageSize));
-        no_more_options(options);
-        return c;
-    }
+    using Config = ImageSizeConfig;
+    static Config configure(Options options) { return configure_image_size(std::move(options)); }
 
     struct Hand {
         int n = 0;
