@@ -245,30 +245,40 @@ class Policy(nn.Module):
 
     @torch.no_grad()
     def generate(self, samples, greedy=False):
-        """One batched generate for all envs -> list of reply token ids (ending with eos if it came)."""
+        """One batched generate for all envs -> reply token ids (ending with eos if it came), their fp32
+        log-probs at the sampling temperature (first token included) and V(prompt) from the prefill's
+        last hidden state: the rollout needs no second pass."""
         a = self.args
         batch, P = collate(samples, pad_id=self.pad_id)
         sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=a.temperature, top_p=a.top_p)
         out = self.model.generate(**self.to_device(batch), max_new_tokens=a.max_new_tokens, top_k=0,
                                   eos_token_id=self.eos_ids, pad_token_id=self.pad_id, repetition_penalty=1.0,
-                                  suppress_tokens=self.suppress_ids, **sampling)
+                                  suppress_tokens=self.suppress_ids, output_logits=True, output_hidden_states=True,
+                                  return_dict_in_generate=True, **sampling)
+        tokens = out.sequences[:, P:]
+        logprobs = self.logprobs(torch.stack(out.logits, 1), tokens).cpu()  # out.logits are the raw logits
         replies = []
-        for row in out[:, P:].cpu():
+        for row in tokens.cpu():
             ends = torch.isin(row, torch.tensor(self.eos_ids)).nonzero()
             replies.append(row[: int(ends[0]) + 1] if len(ends) else row)
-        return replies
+        values = self.value(out.hidden_states[0][-1][:, -1]).cpu().numpy()
+        return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], values
+
+    def logprobs(self, logits, targets):
+        """fp32 log-probs of `targets` under the distribution generate samples from: logits / temperature,
+        special tokens but end-of-turn suppressed."""
+        logits = logits.float() / self.args.temperature
+        logits[..., self.suppress_ids] = -math.inf
+        return logits.log_softmax(-1).gather(-1, targets[..., None].to(logits.device)).squeeze(-1)
 
     def forward(self, batch, P, model=None):
-        """Teacher-forced pass over prompt + reply: fp32 log-probs of the reply tokens at the sampling
-        temperature (B, R) and the hidden state at the last prompt token (B, H)."""
+        """Teacher-forced pass over prompt + reply: fp32 log-probs of the reply tokens (B, R) and the hidden
+        state at the last prompt token (B, H)."""
         R = batch["input_ids"].shape[1] - P
         out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
                                     logits_to_keep=R + 1)
-        logits = out.logits[:, :-1].float() / self.args.temperature  # (B, R, V): position j predicts j + 1
-        logits[..., self.suppress_ids] = -math.inf  # the same distribution generate sampled from
-        targets = batch["input_ids"][:, P:].to(logits.device)
-        logprobs = logits.log_softmax(-1).gather(-1, targets[..., None]).squeeze(-1)
-        pad = batch["attention_mask"][:, P:].to(logits.device) == 0  # pad targets may be suppressed (-inf)
+        logprobs = self.logprobs(out.logits[:, :-1], batch["input_ids"][:, P:])  # position j predicts j + 1
+        pad = batch["attention_mask"][:, P:].to(logprobs.device) == 0  # pad targets may be suppressed (-inf)
         return logprobs.masked_fill(pad, 0.0), out.hidden_states[-1][:, P - 1]
 
     def value(self, hidden, detach=True):
@@ -314,41 +324,30 @@ def act(policy, env, replies, rng):
 
 
 @torch.no_grad()
-def score(policy, samples, replies):
-    """One pass: fp32 reply log-probs and V(prompt) per sample (an empty reply: the value only)."""
-    batch, P = collate(samples, replies, policy.pad_id)
-    logprobs, hidden = policy.forward(batch, P)
-    return logprobs, policy.value(hidden).cpu().numpy()
+def prompt_values(policy, samples):
+    """V(prompt) per sample: one prompt-only pass."""
+    batch, P = collate(samples, pad_id=policy.pad_id)
+    return policy.value(policy.forward(batch, P)[1]).cpu().numpy()
 
 
 @torch.no_grad()
 def rollout(args, policy, env, rng):
-    """num_steps batched env steps. Per step: one generate and one scoring pass (log-probs + values,
-    plus V(final obs) of the episodes truncated at the previous step); one value pass for V(s_T)."""
+    """num_steps batched env steps, one generate each (it also yields log-probs and values); then one
+    value pass for V(s_T) and the final observations of truncated episodes."""
     policy.eval()  # no dropout while collecting
-    T, N, no_reply = args.num_steps, env.num_envs, torch.zeros(0, dtype=torch.long)
+    T, N = args.num_steps, env.num_envs
     buf = {k: np.zeros((T, N), np.float32) for k in ("rewards", "values", "final_values")}
     buf.update({k: np.zeros((T, N), bool) for k in ("terminated", "truncated", "valid")})
     buf["actions"] = np.zeros((T, N), np.int64)
     samples, replies, logprobs, episodes, prompt_texts = [], [], [], [], []
-    pending = []  # (t, i, final-observation prompt) of truncated episodes still to be valued
-    times = dict.fromkeys(("generate", "score", "env"), 0.0)
-
-    def value_pending(values):
-        for (t, i, _), v in zip(pending, values):
-            buf["final_values"][t, i] = v
-
+    pending = []  # (t, i, final-observation prompt) of truncated episodes, valued at the end
+    times = dict.fromkeys(("generate", "env", "value"), 0.0)
     for t in range(T):
         tic = time.perf_counter()
         prompts = [env.prompt(i) for i in range(N)]
         step_samples = policy.encode(prompts)
-        step_replies = policy.generate(step_samples)
+        step_replies, step_logprobs, buf["values"][t] = policy.generate(step_samples)
         times["generate"] += time.perf_counter() - tic
-        tic = time.perf_counter()
-        lp, values = score(policy, step_samples + [s for *_, s in pending], step_replies + [no_reply] * len(pending))
-        buf["values"][t] = values[:N]
-        value_pending(values[N:])
-        times["score"] += time.perf_counter() - tic
         tic = time.perf_counter()
         buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng)
         _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(buf["actions"][t])
@@ -357,20 +356,22 @@ def rollout(args, policy, env, rng):
         for i in np.flatnonzero(infos.get("_episode", np.zeros(N, bool))):
             episodes.append((float(infos["episode"]["r"][i]), bool(infos["episode"]["success"][i])))
         cut = np.flatnonzero(buf["truncated"][t] & ~buf["terminated"][t]) if args.truncation_bootstrap else []
-        finals = policy.encode([env.prompt(i, final=True) for i in cut]) if len(cut) else []
-        pending = [(t, i, s) for i, s in zip(cut, finals)]
+        if len(cut):
+            pending += [(t, i, s) for i, s in zip(cut, policy.encode([env.prompt(i, final=True) for i in cut]))]
         samples += step_samples
         replies += step_replies
+        logprobs += step_logprobs
         prompt_texts += [text for _, text in prompts]
-        logprobs += [row[: len(r)].cpu() for row, r in zip(lp, step_replies)]
-    _, values = score(policy, policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending],
-                      [no_reply] * (N + len(pending)))
-    value_pending(values[N:])
+    tic = time.perf_counter()
+    values = prompt_values(policy, policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending])
+    for (t, i, _), v in zip(pending, values[N:]):
+        buf["final_values"][t, i] = v
+    times["value"] = time.perf_counter() - tic
     return buf, values[:N], dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes,
                                  prompt_texts=prompt_texts), times
 
 
-# --- step-level GAE -------------------------------------------------------------------------------
+# --- update: step-level GAE, token-level PPO -------------------------------------------------------
 def compute_gae_reference(rewards, values, terminated, truncated, next_value, gamma, gae_lambda,
                           final_values=None):
     """Readable numpy GAE over env steps. All (T, N) time-major; next_value (N,) is V(s_T).
@@ -531,7 +532,7 @@ def evaluate(args, policy, num_episodes, greedy=False):
     done = np.zeros(n, int)
     returns, successes, valid = [], [], []
     while (done < quota).any():
-        replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)
+        replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)[0]
         actions, ok = act(policy, env, replies, rng)
         valid.append(ok[done < quota])
         *_, infos = env.step(actions)

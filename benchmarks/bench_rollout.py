@@ -16,7 +16,7 @@ import vldac  # noqa: E402
 
 def main(rollouts=5, num_steps=4):
     print(f"torch threads: {torch.get_num_threads()}")
-    print(f"{'N':>4} {'env steps/s':>12} {'tokens/s':>10} {'vs N=1':>8} {'generate s':>11} {'score s':>9} "
+    print(f"{'N':>4} {'env steps/s':>12} {'tokens/s':>10} {'vs N=1':>8} {'generate s':>11} {'value s':>9} "
           f"{'env s':>7} {'update s':>9} {'passes/step':>12}")
     base = None
     for n in (1, 8, 32):
@@ -39,7 +39,7 @@ def main(rollouts=5, num_steps=4):
             tic = time.perf_counter()
             buf, next_value, data, times = vldac.rollout(args, policy, env, rng)
             wall = time.perf_counter() - tic
-            # passes per env step during the rollout; forward includes the V(s_T) and truncation-bootstrap passes
+            # passes per env step during the rollout: generate, plus the one V(s_T) + truncation-bootstrap pass
             passes.append((calls["generate"] + calls["forward"]) / num_steps)
             vldac.score_reference(policy, data, chunk=max(1, n * num_steps // args.num_minibatches))
             adv, ret = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
@@ -49,7 +49,7 @@ def main(rollouts=5, num_steps=4):
             times["update"] = time.perf_counter() - t_upd
             tokens = sum(len(x) for x in data["replies"])
             if r:
-                rows.append((n * num_steps / wall, tokens / wall, times["generate"], times["score"], times["env"],
+                rows.append((n * num_steps / wall, tokens / wall, times["generate"], times["value"], times["env"],
                              times["update"]))
         med = np.median(np.array(rows), axis=0)
         base = base or med[0]

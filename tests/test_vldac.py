@@ -106,7 +106,8 @@ def setup():
     return make_setup()
 
 
-def test_scored_logprobs_equal_generation_logprobs(setup):
+def test_generation_logprobs_and_values_equal_the_teacher_forced_pass(setup):
+    """The rollout keeps generate's own log-probs and values; the update recomputes them teacher-forced."""
     args, policy, env, _ = setup
     policy.eval()
     samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
@@ -115,17 +116,16 @@ def test_scored_logprobs_equal_generation_logprobs(setup):
     out = policy.model.generate(**batch, max_new_tokens=args.max_new_tokens, do_sample=True, top_k=0,
                                 temperature=args.temperature, top_p=1.0, eos_token_id=policy.eos_ids,
                                 pad_token_id=policy.pad_id, suppress_tokens=policy.suppress_ids,
-                                output_logits=True, return_dict_in_generate=True)
+                                return_dict_in_generate=True)
     torch.manual_seed(1)
-    replies = policy.generate(samples)
-    logits = torch.stack(out.logits, 1).float() / args.temperature  # (B, L, V), raw generation logits
-    logits[..., policy.suppress_ids] = -math.inf
-    gen_logprobs = logits.log_softmax(-1).gather(-1, out.sequences[:, P:, None]).squeeze(-1)
-    scored, _ = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
+    replies, logprobs, values = policy.generate(samples)
+    scored, hidden = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
     for i, reply in enumerate(replies):
-        assert torch.equal(reply, out.sequences[i, P:P + len(reply)])
+        assert torch.equal(reply, out.sequences[i, P:P + len(reply)])  # the same sampler as a plain generate
+        assert len(logprobs[i]) == len(reply) and (logprobs[i] < 0).all()
         # every reply token, the first included
-        torch.testing.assert_close(scored[i, : len(reply)], gen_logprobs[i, : len(reply)], atol=1e-5, rtol=0)
+        torch.testing.assert_close(logprobs[i], scored[i, : len(reply)], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(values, policy.value(hidden).detach().numpy(), atol=1e-5, rtol=0)
 
 
 def test_rollout_parses_replies_into_actions(setup):
@@ -138,7 +138,7 @@ def test_rollout_parses_replies_into_actions(setup):
     np.testing.assert_array_equal(parsed, buf["valid"])
     assert buf["valid"].any(), "format warm-up should make some replies parse"
     assert all(len(lp) == len(r) for lp, r in zip(data["logprobs"], data["replies"]))
-    assert set(times) == {"generate", "score", "env"}
+    assert set(times) == {"generate", "env", "value"}
 
 
 def rollout_and_update(args, policy, env, rng, warmup):
