@@ -58,6 +58,8 @@ class Args:
     gamma: float = arg(0.9, "discount over env steps")
     gae_lambda: float = arg(0.95, "GAE lambda")
     clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
+    norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards, where a batch without signal "
+                               "would be scaled up to full-size noise)")
     kl_coef: float = arg(0.05, "beta: weight of the per-token k3 KL to the reference policy")
     vf_coef: float = arg(0.15, "alpha: weight of the value loss")
     clip_vloss: bool = arg(False, "clip the value loss like PPO's")
@@ -444,7 +446,8 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, r
     policy.train()
     B = len(data["samples"])
     b_adv = torch.as_tensor(advantages.reshape(-1))
-    b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
+    if args.norm_adv:
+        b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
     b_returns, b_values = torch.as_tensor(returns.reshape(-1)), torch.as_tensor(values.reshape(-1))
     log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
     for epoch in range(args.update_epochs):
@@ -708,6 +711,16 @@ def main(argv=None):
     writer = tensorboard_writer(run_dir)
     bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates)
     with open(run_dir / "metrics.jsonl", "a") as metrics_file, open(run_dir / "transcripts.jsonl", "a") as transcripts:
+        def log(m):
+            metrics_file.write(json.dumps(m) + "\n")
+            metrics_file.flush()
+            if writer:
+                for k, v in m.items():
+                    writer.add_scalar(k, v, m["global_step"])
+
+        if first == 1 and args.eval_every:  # the starting level: the policy before any update
+            log({"global_step": 0, "update": 0, "time/elapsed": time.perf_counter() - start,
+                 **{f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()}})
         for update_idx in bar:
             tic = time.perf_counter()
             buf, next_value, data, times = rollout(args, policy, env, rng)
@@ -739,11 +752,7 @@ def main(argv=None):
             last = update_idx == num_updates
             if last or (args.eval_every and update_idx % args.eval_every == 0):
                 m.update({f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()})
-            metrics_file.write(json.dumps(m) + "\n")
-            metrics_file.flush()
-            if writer:
-                for k, v in m.items():
-                    writer.add_scalar(k, v, global_step)
+            log(m)
             if args.transcripts_every and (update_idx % args.transcripts_every == 0 or last):
                 texts = policy.decode(data["replies"][:4])
                 for i, text in enumerate(texts):

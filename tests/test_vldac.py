@@ -78,8 +78,8 @@ def test_bad_cli_values_exit_with_a_message(argv, capsys):
 
 
 def test_cli_booleans_and_defaults():
-    args = vldac.parse_args(["--no-stop-grad", "--lora"])
-    assert args.stop_grad is False and args.lora is True
+    args = vldac.parse_args(["--no-stop-grad", "--lora", "--no-norm-adv"])
+    assert args.stop_grad is False and args.lora is True and args.norm_adv is False
     resolved = vldac.resolve(vldac.parse_args([]))
     assert (resolved.task, resolved.lora, resolved.image_size, resolved.device) == ("numberline", False, 84, "cpu")
 
@@ -198,9 +198,9 @@ def test_smoke_run_writes_metrics(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [m["update"] for m in lines] == [1, 2, 3]
+    assert [m["update"] for m in lines] == [0, 1, 2, 3]  # update 0: the policy before any update, evaluated
     for key in ("charts/SPS", "charts/invalid_action_rate", "losses/policy_loss", "losses/value_loss",
                 "losses/approx_kl", "losses/ref_kl", "losses/clipfrac", "losses/explained_variance", "time/generate"):
         assert key in lines[-1]
-    assert "eval/success_rate" in lines[1] and "eval/success_rate" in lines[2]
+    assert all("eval/success_rate" in lines[i] for i in (0, 2, 3)) and "eval/success_rate" not in lines[1]
     assert json.loads((run_dir / "args.json").read_text())["num_envs"] == 4
