@@ -208,7 +208,7 @@ class BatchedEnv(gymnasium.vector.VectorEnv):
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions)
-        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
+        if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":  # signed or unsigned integers
             raise ValueError(f"actions must be an integer array of shape ({self.num_envs},), got {a.dtype} {a.shape}")
         obs, rewards, terminated, truncated, ends = self._step(np.ascontiguousarray(a, dtype=np.int64))
         self._obs, self._final_obs, self._ended, infos = obs, None, None, {}
