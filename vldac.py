@@ -373,7 +373,7 @@ def rollout(args, policy, env, rng):
                                  prompt_texts=prompt_texts), times
 
 
-# --- update: step-level GAE, token-level PPO -------------------------------------------------------
+# --- step-level GAE -------------------------------------------------------------------------------
 def compute_gae_reference(rewards, values, terminated, truncated, next_value, gamma, gae_lambda,
                           final_values=None):
     """Readable numpy GAE over env steps. All (T, N) time-major; next_value (N,) is V(s_T).
