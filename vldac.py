@@ -259,9 +259,9 @@ class Policy(nn.Module):
                                   return_dict_in_generate=True, **sampling)
         tokens = out.sequences[:, P:]
         logprobs = self.logprobs(torch.stack(out.logits, 1), tokens).cpu()  # out.logits are the raw logits
-        replies = []
+        replies, eos = [], torch.tensor(self.eos_ids)
         for row in tokens.cpu():
-            ends = torch.isin(row, torch.tensor(self.eos_ids)).nonzero()
+            ends = torch.isin(row, eos).nonzero()
             replies.append(row[: int(ends[0]) + 1] if len(ends) else row)
         values = self.value(out.hidden_states[0][-1][:, -1]).cpu().numpy()
         return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], values

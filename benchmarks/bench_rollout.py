@@ -30,7 +30,7 @@ def main(rollouts=5, num_steps=4):
         policy.freeze_reference()
         optimizer = torch.optim.AdamW(policy.parameters(), lr=args.learning_rate)
         calls = {"generate": 0, "forward": 0}
-        for name in calls:  # count model passes: each generate is one pass, each scoring forward one
+        for name in calls:  # count model passes: each generate is one, each forward (the value pass) one
             fn = getattr(policy, name)
             setattr(policy, name, lambda *a, _fn=fn, _name=name, **k: (calls.__setitem__(_name, calls[_name] + 1), _fn(*a, **k))[1])
         rows, passes = [], []

@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image
 
 import envs
-from envs import grid as G
 
 WORLDS = {"OneRoom": "oneroom", "Hallway": "hallway", "FourRooms": "fourrooms", "WallGap": "wallgap"}
 DISTANCE = 2.5  # metres
