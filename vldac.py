@@ -43,6 +43,7 @@ class Args:
     model: str = arg("tiny", "'tiny' (built in, offline) or a transformers VLM hub id / local path")
     seed: int = arg(1, "seed of torch, numpy and the envs (env i gets seed + i)")
     device: str = arg("auto", "auto | cpu | cuda | cuda:N")
+    dtype: str = arg("auto", "model weights: auto (bfloat16 for hub models on CUDA, else float32) | float32 | bfloat16")
     run_dir: str = arg("", "where metrics.jsonl goes ('' = runs/<env>-<task>-<seed>-<time>)")
     image_size: int = arg(0, "env image size in pixels (0 = 84 for the tiny model, the env default otherwise)")
     num_envs: int = arg(32, "parallel envs; one batched generate serves all of them")
@@ -102,13 +103,13 @@ def parse_args(argv=None):
         (args.max_new_tokens < 1 or args.update_epochs < 1, "--max-new-tokens and --update-epochs must be >= 1"),
         (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
+        (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
         (not 0 <= args.gamma <= 1 or not 0 <= args.gae_lambda <= 1, "--gamma and --gae-lambda must be in [0, 1]"),
         (args.learning_rate < 0 or args.clip_coef <= 0, "--learning-rate must be >= 0 and --clip-coef > 0"),
     ] if bad]
     if problems:
         p.error("; ".join(problems))
     return args
-
 
 
 # --- model: a VLM policy with a step-level value head --------------------------------------------
@@ -132,7 +133,7 @@ def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision
     path, random weights."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
-    from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil, Qwen2VLProcessor
+    from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil
 
     if tokenizer_dir:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
@@ -146,12 +147,8 @@ def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision
             tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
             chat_template=TINY_CHAT_TEMPLATE, extra_special_tokens=QWEN_SPECIAL_TOKENS[1:2] + QWEN_SPECIAL_TOKENS[3:])
 
-    class TinyProcessor(Qwen2VLProcessor):  # the parent insists on a video processor (needs torchvision)
-        def __init__(self, image_processor, tokenizer, chat_template=None):
-            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
-
-    processor = TinyProcessor(Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112), tokenizer,
-                              chat_template=TINY_CHAT_TEMPLATE)
+    processor = image_only_processor(Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112), tokenizer,
+                                     TINY_CHAT_TEMPLATE)
     ids = tokenizer.convert_tokens_to_ids
     half = hidden // heads // 2  # mrope sections (temporal, height, width) must sum to head_dim / 2
     mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
@@ -167,14 +164,29 @@ def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision
     return Qwen2VLForConditionalGeneration(config), processor
 
 
+def image_only_processor(image_processor, tokenizer, chat_template):
+    """Qwen2-VL's processor without the video processor it insists on (which needs torchvision)."""
+    from transformers.models.qwen2_vl import Qwen2VLProcessor
+
+    class ImageOnlyProcessor(Qwen2VLProcessor):
+        def __init__(self, image_processor, tokenizer, chat_template=None):
+            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
+    return ImageOnlyProcessor(image_processor, tokenizer, chat_template)
+
+
 def load_vlm(args, corpus, ckpt=None):
     if args.model == "tiny":
         return build_tiny_vlm(corpus, tokenizer_dir=ckpt and ckpt / "model")
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-    processor = AutoProcessor.from_pretrained(args.model)
+    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
+    try:
+        processor = AutoProcessor.from_pretrained(args.model)
+    except (ImportError, OSError):  # Qwen-VL's video processor needs torchvision; prompts hold only images
+        processor = None
+    if not hasattr(processor, "image_processor"):  # without torchvision transformers may return just the tokenizer
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        processor = image_only_processor(AutoImageProcessor.from_pretrained(args.model), tokenizer, tokenizer.chat_template)
     processor.tokenizer.padding_side = "left"
-    dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-    return AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype), processor
+    return AutoModelForImageTextToText.from_pretrained(args.model, dtype=getattr(torch, args.dtype)), processor
 
 
 def collate(samples, replies=None, pad_id=0):
@@ -613,9 +625,10 @@ def make_env(args, num_envs, seed):
 def resolve(args):
     """Fill in the defaults that depend on other args."""
     tiny, task = args.model == "tiny", args.task or envs.DEFAULT_TASKS.get(args.env, "")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     return dataclasses.replace(
-        args, task=task,
-        device=("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device,
+        args, task=task, device=device,
+        dtype=("bfloat16" if device.startswith("cuda") and not tiny else "float32") if args.dtype == "auto" else args.dtype,
         image_size=args.image_size or (84 if tiny else 0),
         learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
         lora=(not tiny) if args.lora is None else args.lora,
@@ -629,6 +642,7 @@ def build_policy(args, env, ckpt=None, rng=None):
     policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
         format_warmup(args, policy, env, rng)
+    policy.model.to(getattr(torch, args.dtype))  # the tiny model learns the format in fp32, then runs as asked
     if args.lora:
         from peft import LoraConfig, PeftModel, get_peft_model
         hub_ckpt = ckpt is not None and args.model != "tiny"  # the tiny model's weights come from state.pt
@@ -661,7 +675,10 @@ def main(argv=None):
     except ValueError as e:  # unknown env/task or a bad env option
         raise SystemExit(f"error: {e}") from None
     env.reset(seed=args.seed)
-    policy = build_policy(args, env, ckpt, rng)
+    try:
+        policy = build_policy(args, env, ckpt, rng)
+    except OSError as e:  # --model is neither a model folder nor a reachable hub id
+        raise SystemExit(f"error: cannot load --model {args.model}: {e}") from None
     env.reset(seed=args.seed)
     if state:
         if state["model"] is not None:

@@ -140,6 +140,8 @@ def test_bad_inputs_give_clear_errors(uninterrupted, tmp_path):
     blocker.write_text("x")
     res = run([*SMALL, "--total-timesteps", "8", "--run-dir", str(blocker / "run")])
     assert res.returncode != 0 and "cannot write the run dir" in res.stderr and "Traceback" not in res.stderr
+    res = run([*SMALL, "--model", str(tmp_path / "no-such-model"), "--run-dir", str(tmp_path / "r")])
+    assert res.returncode != 0 and "cannot load --model" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_lora_run_saves_a_peft_adapter(tmp_path):
@@ -158,3 +160,26 @@ def test_lora_run_saves_a_peft_adapter(tmp_path):
     assert lora and all(torch.equal(v, state["model"][k]) for k, v in lora.items())
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert metrics[0]["losses/ref_kl"] == 0.0  # value warm-up: the adapter has not moved yet
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen2_vl"])
+def test_local_hub_layout_checkpoint_trains_with_lora_and_evaluates(arch, tmp_path):
+    """`--model <path>` on a tiny checkpoint folder laid out like a hub download (from_pretrained, the
+    processor built from its parts when transformers cannot build the video processor, LoRA on by default),
+    then --eval-only from the run's checkpoint (the base reloaded from --model, the adapter from the run)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from make_tiny_checkpoint import make_tiny_checkpoint
+    model_dir = make_tiny_checkpoint(tmp_path / arch, arch)
+    run_dir = tmp_path / "run"
+    res = run(["--model", str(model_dir), *SMALL, "--total-timesteps", "16", "--max-new-tokens", "8",
+               "--run-dir", str(run_dir)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    args = json.loads((run_dir / "args.json").read_text())
+    assert (args["lora"], args["dtype"], args["image_size"]) == (True, "float32", 0)
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["update"] for m in metrics] == [1, 2] and metrics[0]["losses/ref_kl"] == 0.0
+    assert (run_dir / "ckpt-000002" / "model" / "adapter_config.json").is_file()
+    res = run(["--eval-only", "--checkpoint", str(run_dir), "--eval-episodes", "4"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads((run_dir / "ckpt-000002" / "eval.json").read_text())
+    assert set(result) == {"sampled", "greedy"} and result["greedy"]["episodes"] == 4

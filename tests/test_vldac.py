@@ -70,7 +70,8 @@ def test_value_loss_by_hand():
 
 # --- command line --------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [["--num-envs", "0"], ["--temperature", "0"], ["--loss", "ppo"],
-                                  ["--top-p", "1.5"], ["--num-envs", "x"], ["--invalid-action", "skip"]])
+                                  ["--top-p", "1.5"], ["--num-envs", "x"], ["--invalid-action", "skip"],
+                                  ["--dtype", "float16"]])
 def test_bad_cli_values_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as e:
         vldac.parse_args(argv)
@@ -82,6 +83,11 @@ def test_cli_booleans_and_defaults():
     assert args.stop_grad is False and args.lora is True and args.norm_adv is False
     resolved = vldac.resolve(vldac.parse_args([]))
     assert (resolved.task, resolved.lora, resolved.image_size, resolved.device) == ("numberline", False, 84, "cpu")
+    # bf16 is the default only for hub models on CUDA (the tiny model trains all its weights: fp32)
+    dtypes = {(model, device): vldac.resolve(vldac.parse_args(["--model", model, "--device", device])).dtype
+              for model in ("tiny", "org/vlm") for device in ("cpu", "cuda")}
+    assert dtypes == {("tiny", "cpu"): "float32", ("tiny", "cuda"): "float32",
+                      ("org/vlm", "cpu"): "float32", ("org/vlm", "cuda"): "bfloat16"}
 
 
 # --- a real tiny policy on NumberLine --------------------------------------------------------------
@@ -126,6 +132,22 @@ def test_generation_logprobs_and_values_equal_the_teacher_forced_pass(setup):
         # every reply token, the first included
         torch.testing.assert_close(logprobs[i], scored[i, : len(reply)], atol=1e-5, rtol=0)
     np.testing.assert_allclose(values, policy.value(hidden).detach().numpy(), atol=1e-5, rtol=0)
+
+
+def test_bfloat16_lora_policy_keeps_adapters_value_head_and_logprobs_in_float32():
+    """--dtype bfloat16 --lora: frozen bf16 base, fp32 LoRA weights and value head, fp32 log-probs."""
+    args = vldac.resolve(vldac.parse_args(["--num-envs", "2", "--format-warmup-steps", "2", "--dtype", "bfloat16",
+                                           "--lora", "--max-new-tokens", "8"]))
+    env = vldac.make_env(args, 2, args.seed)
+    env.reset(seed=args.seed)
+    policy = vldac.build_policy(args, env, rng=np.random.default_rng(0))
+    frozen = {p.dtype for p in policy.parameters() if not p.requires_grad}
+    trainable = {n: p.dtype for n, p in policy.named_parameters() if p.requires_grad}
+    assert frozen == {torch.bfloat16} and set(trainable.values()) == {torch.float32}
+    assert any("lora_" in n for n in trainable) and any(n.startswith("value_head") for n in trainable)
+    replies, logprobs, values = policy.generate(policy.encode([env.prompt(i) for i in range(2)]))
+    assert all(lp.dtype == torch.float32 and len(lp) == len(r) for lp, r in zip(logprobs, replies))
+    assert values.dtype == np.float32 and values.shape == (2,)
 
 
 def test_rollout_parses_replies_into_actions(setup):
