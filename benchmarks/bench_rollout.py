@@ -1,8 +1,9 @@
 """Rollout throughput of the tiny model on NumberLine: env steps/s, reply tokens/s, per-phase seconds,
 and model passes per env step, for N = 1, 8, 32 envs (one batched generate serves all N).
 
-    python benchmarks/bench_rollout.py
+    python benchmarks/bench_rollout.py [--device cuda]
 """
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -14,14 +15,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vldac  # noqa: E402
 
 
-def main(rollouts=5, num_steps=4):
-    print(f"torch threads: {torch.get_num_threads()}")
+def main(device="cpu", rollouts=5, num_steps=4):
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}")
     print(f"{'N':>4} {'env steps/s':>12} {'tokens/s':>10} {'vs N=1':>8} {'generate s':>11} {'value s':>9} "
           f"{'env s':>7} {'update s':>9} {'passes/step':>12}")
     base = None
     for n in (1, 8, 32):
         args = vldac.resolve(vldac.parse_args(["--num-envs", str(n), "--num-steps", str(num_steps),
-                                               "--format-warmup-steps", "100"]))
+                                               "--format-warmup-steps", "100", "--device", device]))
         torch.manual_seed(0)
         rng = np.random.default_rng(0)
         env = vldac.make_env(args, n, args.seed)
@@ -58,4 +59,6 @@ def main(rollouts=5, num_steps=4):
 
 
 if __name__ == "__main__":
-    main()
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cpu")
+    main(p.parse_args().device)
