@@ -134,10 +134,13 @@ def real_size(size, num_envs, max_new_tokens):
             torch.set_default_dtype(torch.float32)
         return model, processor
 
-    vldac.load_vlm = load
     if DEVICE.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    policy = vldac.build_policy(args, env, rng=np.random.default_rng(0))
+    real_load, vldac.load_vlm = vldac.load_vlm, load
+    try:
+        policy = vldac.build_policy(args, env, rng=np.random.default_rng(0))
+    finally:
+        vldac.load_vlm = real_load
     policy.freeze_reference()
     n_params = sum(p.numel() for p in policy.model.parameters())
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)

@@ -1,0 +1,46 @@
+"""Success rates of fixed, state-independent action distributions on a grid world: the levels an RL run
+has to beat (uniform random) and the headroom that needs no vision at all (never move back, prefer
+forward).
+
+    python benchmarks/grid_policies.py [--task oneroom] [--episodes 2000]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import envs  # noqa: E402
+
+POLICIES = {  # p(turn left), p(turn right), p(move forward), p(move back)
+    "uniform random": (0.25, 0.25, 0.25, 0.25),
+    "never back": (1 / 3, 1 / 3, 1 / 3, 0.0),
+    "never back, forward 0.6": (0.2, 0.2, 0.6, 0.0),
+    "never back, forward 0.8": (0.1, 0.1, 0.8, 0.0),
+}
+
+
+def success_rate(task, probs, episodes, num_envs=50, seed=0):
+    """Each env contributes the same number of episodes (first-finished episodes are the short ones,
+    and successes are short)."""
+    env = envs.make(f"grid/{task}", num_envs, seed=seed)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    per_env = -(-episodes // num_envs)
+    successes = [[] for _ in range(num_envs)]
+    while min(map(len, successes)) < per_env:
+        _, _, _, _, infos = env.step(rng.choice(4, size=num_envs, p=probs))
+        for i in np.flatnonzero(infos.get("_episode", [])):
+            successes[i].append(bool(infos["episode"]["success"][i]))
+    return float(np.mean([s for env_successes in successes for s in env_successes[:per_env]]))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="oneroom")
+    p.add_argument("--episodes", type=int, default=2000)
+    a = p.parse_args()
+    print(f"| grid/{a.task}, {a.episodes} episodes | success |\n|---|---:|")
+    for name, probs in POLICIES.items():
+        print(f"| {name} | {success_rate(a.task, probs, a.episodes):.3f} |")
