@@ -2,7 +2,10 @@
 has to beat (uniform random) and the headroom that needs no vision at all (never move back, prefer
 forward).
 
-    python benchmarks/grid_policies.py [--task oneroom] [--episodes 2000]
+    python benchmarks/grid_policies.py [--task oneroom] [--episodes 2000] [--seed 0]
+
+`--seed 1000001 --num-envs 32` replays the episodes `vldac.py`'s evaluation of a --seed 1 run with
+32 envs plays (env i seeded seed + i, the same number of episodes from each env).
 """
 import argparse
 import sys
@@ -21,7 +24,7 @@ POLICIES = {  # p(turn left), p(turn right), p(move forward), p(move back)
 }
 
 
-def success_rate(task, probs, episodes, num_envs=50, seed=0):
+def success_rate(task, probs, episodes, num_envs, seed):
     """Each env contributes the same number of episodes (first-finished episodes are the short ones,
     and successes are short)."""
     env = envs.make(f"grid/{task}", num_envs, seed=seed)
@@ -33,14 +36,18 @@ def success_rate(task, probs, episodes, num_envs=50, seed=0):
         _, _, _, _, infos = env.step(rng.choice(4, size=num_envs, p=probs))
         for i in np.flatnonzero(infos.get("_episode", [])):
             successes[i].append(bool(infos["episode"]["success"][i]))
-    return float(np.mean([s for env_successes in successes for s in env_successes[:per_env]]))
+    counted = [s for env_successes in successes for s in env_successes[:per_env]]
+    return float(np.mean(counted)), len(counted)
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="oneroom")
     p.add_argument("--episodes", type=int, default=2000)
+    p.add_argument("--num-envs", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    print(f"| grid/{a.task}, {a.episodes} episodes | success |\n|---|---:|")
+    print(f"| grid/{a.task}, seed {a.seed}, {a.num_envs} envs | episodes | success |\n|---|---:|---:|")
     for name, probs in POLICIES.items():
-        print(f"| {name} | {success_rate(a.task, probs, a.episodes):.3f} |")
+        rate, n = success_rate(a.task, probs, a.episodes, a.num_envs, a.seed)
+        print(f"| {name} | {n} | {rate:.3f} |")
