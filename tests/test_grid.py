@@ -327,6 +327,28 @@ def test_gymnasium_contract_and_errors():
     assert envs.make("grid", 1).task.name == "grid/oneroom"
 
 
+def test_prompt_history_matches_per_env_frame_lists():
+    """Episodes end at different steps (successes among truncations): each env's prompt shows the frames
+    of its own current episode (at most HISTORY, oldest first), prompt(final=True) those of the last one."""
+    n = 8
+    env = envs.make("grid/oneroom", n, seed=4, max_steps=12)
+    obs, _ = env.reset()
+    frames, finals, rng = [[o] for o in obs], [None] * n, np.random.default_rng(0)
+    unsynced = 0  # steps at which the envs' current episodes have different lengths
+    for _ in range(300):
+        obs, _, _, _, infos = env.step(rng.choice(4, n, p=[0.2, 0.2, 0.6, 0.0]))
+        for i in range(n):
+            if infos and infos["_final_obs"][i]:
+                finals[i], frames[i] = (frames[i] + [infos["final_obs"][i]])[-G.HISTORY:], []
+                final, _ = env.prompt(i, final=True)
+                assert len(final) == len(finals[i]) and all(map(np.array_equal, final, finals[i]))
+            frames[i] = (frames[i] + [obs[i]])[-G.HISTORY:]
+            images, _ = env.prompt(i)
+            assert len(images) == len(frames[i]) and all(map(np.array_equal, images, frames[i]))
+        unsynced += len({len(f) for f in frames}) > 1
+    assert unsynced > 10
+
+
 def test_prompt_history_and_parser():
     env = envs.make("grid/oneroom", 2, seed=0, max_steps=6)
     obs, _ = env.reset()
