@@ -15,33 +15,24 @@ import envs  # noqa: E402
 import vldac  # noqa: E402
 
 
-def make_tiny_checkpoint(path, arch="qwen2_5_vl", hidden=128, layers=2, heads=4):
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLConfig,
-                              Qwen2VLForConditionalGeneration)
+def make_tiny_checkpoint(path, arch="qwen2_5_vl"):
+    """The built-in tiny Qwen2-VL (its tokenizer, text model and special tokens); for qwen2_5_vl the same
+    text model under Qwen2.5-VL's windowed vision tower."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
     env = envs.make("gymcards/numberline", 4, seed=0)
     env.reset(seed=0)
     corpus = [env.prompt(i)[1] for i in range(4)] + [vldac.reply_text("", s) for s in env.action_symbols] * 8
-    _, processor = vldac.build_tiny_vlm(corpus)
-    tok = processor.tokenizer
-    ids = tok.convert_tokens_to_ids
-    half = hidden // heads // 2
-    text = dict(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                num_attention_heads=heads, num_key_value_heads=heads // 2, bos_token_id=ids("<|endoftext|>"),
-                eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"),
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                 "mrope_section": [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]})
-    special = dict(image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-                   vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+    model, processor = vldac.build_tiny_vlm(corpus)
+    tok, processor_class = processor.tokenizer, "Qwen2VLProcessor"
     if arch == "qwen2_5_vl":  # windowed vision attention with one full-attention block, as the real one
+        text = {k: v for k, v in model.config.text_config.to_dict().items() if k != "model_type"}
+        special = {k: getattr(model.config, k) for k in
+                   ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")}
         config = Qwen2_5_VLConfig(text_config=text, vision_config=dict(
-            depth=2, hidden_size=64, intermediate_size=128, num_heads=4, out_hidden_size=hidden,
+            depth=2, hidden_size=64, intermediate_size=128, num_heads=4, out_hidden_size=text["hidden_size"],
             fullatt_block_indexes=[1], window_size=56), **special)
         model, processor_class = Qwen2_5_VLForConditionalGeneration(config), "Qwen2_5_VLProcessor"
-    elif arch == "qwen2_vl":
-        config = Qwen2VLConfig(text_config=text, vision_config=dict(
-            depth=2, embed_dim=64, hidden_size=hidden, num_heads=4, mlp_ratio=2), **special)
-        model, processor_class = Qwen2VLForConditionalGeneration(config), "Qwen2VLProcessor"
-    else:
+    elif arch != "qwen2_vl":
         raise ValueError(f"arch must be qwen2_5_vl or qwen2_vl, not {arch!r}")
     path = Path(path)
     model.save_pretrained(path)
