@@ -664,7 +664,7 @@ def main(argv=None):
         args = dataclasses.replace(resume_args(cli, state["args"]), run_dir=str(ckpt.parent))
     elif cli.eval_only and state:
         args = dataclasses.replace(Args(**state["args"]), eval_only=True, checkpoint=cli.checkpoint,
-                                   eval_episodes=cli.eval_episodes)
+                                   eval_episodes=cli.eval_episodes, device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
     random.seed(args.seed)

@@ -1,6 +1,7 @@
 """Runs users can trust: atomic checkpoints, exact resume after SIGKILL, eval with CIs, clear errors."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,18 @@ def test_eval_only_reports_confidence_intervals(uninterrupted):
         assert r["episodes"] == 8
         assert 0 <= r["success_ci95_low"] <= r["success_rate"] <= r["success_ci95_high"] <= 1
         assert r["success_ci95_high"] - r["success_ci95_low"] > 0.1  # 8 episodes: a wide interval
+
+
+def test_eval_only_runs_on_this_machine_whatever_device_trained(uninterrupted, tmp_path):
+    """A checkpoint trained on a GPU (its args say cuda) evaluates on a CPU-only machine: --device counts."""
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(uninterrupted / "ckpt-000005", ckpt)
+    state = torch.load(ckpt / "state.pt", weights_only=True)
+    state["args"]["device"] = "cuda:0"
+    torch.save(state, ckpt / "state.pt")
+    res = run(["--eval-only", "--checkpoint", str(ckpt), "--eval-episodes", "4", "--device", "cpu"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads((ckpt / "eval.json").read_text())["sampled"]["episodes"] == 4
 
 
 def test_bad_inputs_give_clear_errors(uninterrupted, tmp_path):
