@@ -258,30 +258,55 @@ struct Grid {
         return n1 > 0 && n1 * d2 < n2 * d1;
     }
 
-    // Over the sky/floor background: per column, the wall rows, then the box rows (the box is in front).
-    // Writing only these beats writing whole columns: each row of a column is a different cache line.
+    // Over the sky/floor background: per column the wall rows [top, bottom), then the box rows (the box is in
+    // front). The rows every column's wall covers are copied whole from one row of wall colours; the rest is
+    // written per column, only where it differs from the background (each row of a column is another cache
+    // line, so the whole-row copies are the cheap part).
     void draw_first_person(Image frame) const {
         using namespace grid;
         const int W = frame.w, H = frame.h, out = layout->outdoor;
+        const size_t stride = size_t(W) * 3;
         int64_t c, s;
         rotate(kUnitCos, heading, c, s);
-        auto fill = [&](int col, int y0, int y1, Rgb color) {
-            for (int y = y0; y < y1; ++y) put(frame.px + (size_t(y) * W + col) * 3, color);
-        };
+        int top[kMaxImageSize], bottom[kMaxImageSize], box_top[kMaxImageSize], box_edge[kMaxImageSize],
+            box_bottom[kMaxImageSize], box_face[kMaxImageSize];
+        uint8_t wall_row[kMaxImageSize * 3];
+        int core_top = 0, core_bottom = H;
         for (int col = 0; col < W; ++col) {
             const int64_t k = 2 * col + 1 - W;
             const int64_t rx = kTanDen * H * c + k * kTanNum * s, ry = kTanDen * H * s - k * kTanNum * c;
             int64_t num = 0, den = 1, n1 = 0, d1 = 1, n2 = 0, d2 = 1;
-            int side = 0, face = 0;
+            int side = 0;
             cast(rx, ry, num, den, side);
             const int64_t b = 2 * kTanNum * kL * num;
-            fill(col, first_row(-2 * (kWallH - kCamH) * den, b, H), first_row(2 * kCamH * den, b, H), kWall[out][side]);
+            top[col] = first_row(-2 * (kWallH - kCamH) * den, b, H), bottom[col] = first_row(2 * kCamH * den, b, H);
+            core_top = std::max(core_top, top[col]), core_bottom = std::min(core_bottom, bottom[col]);
+            std::memcpy(wall_row + col * 3, &kWall[out][side], 3);
+            box_face[col] = -1;  // no box in this column
+            int face = 0;
             if (box_hit(rx, ry, n1, d1, n2, d2, face) && n1 * den < num * d1) {
+                box_face[col] = face;
                 const int64_t b1 = 2 * kTanNum * kL * n1, b2 = 2 * kTanNum * kL * n2;
-                const int far_top = first_row(2 * (kCamH - kBoxH) * d2, b2, H);
-                const int edge = first_row(2 * (kCamH - kBoxH) * d1, b1, H);
-                fill(col, far_top, edge, kBoxTop);
-                fill(col, edge, first_row(2 * kCamH * d1, b1, H), kBoxSide[face]);
+                box_top[col] = first_row(2 * (kCamH - kBoxH) * d2, b2, H);
+                box_edge[col] = first_row(2 * (kCamH - kBoxH) * d1, b1, H);
+                box_bottom[col] = first_row(2 * kCamH * d1, b1, H);
+            }
+        }
+        for (int y = core_top; y < core_bottom; ++y) std::memcpy(frame.px + y * stride, wall_row, stride);
+        auto fill = [&](int col, int y0, int y1, const void* color) {
+            for (uint8_t* p = frame.px + y0 * stride + col * 3; y0 < y1; ++y0, p += stride) std::memcpy(p, color, 3);
+        };
+        for (int col = 0; col < W; ++col) {
+            const uint8_t* wall = wall_row + col * 3;
+            if (core_top < core_bottom) {
+                fill(col, top[col], core_top, wall);
+                fill(col, core_bottom, bottom[col], wall);
+            } else {
+                fill(col, top[col], bottom[col], wall);
+            }
+            if (box_face[col] >= 0) {
+                fill(col, box_top[col], box_edge[col], &kBoxTop);
+                fill(col, box_edge[col], box_bottom[col], &kBoxSide[box_face[col]]);
             }
         }
     }
