@@ -380,3 +380,30 @@ def test_prompt_history_and_parser():
                         ('"action": "move back"', (3, True)),
                         ('{"action": "jump"}', (-1, False)), ("", (-1, False))]:
         assert env.parse_action(reply) == want
+
+
+def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
+    """benchmarks/grid_probe.py: the box-position classifier on injected states, and the per-position action
+    distribution of a (barely trained) grid checkpoint: one row per position seen, probabilities summing to 1."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import grid_probe
+    import vldac
+    env = envs.make("grid/oneroom", 4, seed=0)
+    env.reset()
+    centre = 11 * G.TILE
+    for i, heading in enumerate([0, 2, 22, 12]):
+        env.set_state(i, [centre - 1536, centre, heading, centre + 1536, centre, 0])
+    assert [grid_probe.POSITIONS[k] for k in grid_probe.box_position(env.render_all())] == \
+        ["centre", "right", "left", "not in view"]
+    run_dir = tmp_path / "run"
+    vldac.main(["--env", "grid", "--num-envs", "4", "--num-steps", "2", "--total-timesteps", "8", "--max-new-tokens",
+                "8", "--format-warmup-steps", "2", "--eval-every", "0", "--eval-episodes", "4", "--run-dir", str(run_dir)])
+    capsys.readouterr()
+    grid_probe.probe_checkpoint(run_dir, states=64)
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows and {r[0].strip() for r in rows} <= set(grid_probe.POSITIONS)
+    assert sum(int(r[1]) for r in rows) >= 64
+    for r in rows:
+        assert abs(sum(float(p) for p in r[2:6]) - 1) < 0.01
