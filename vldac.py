@@ -77,6 +77,8 @@ class Args:
     lora_alpha: int = arg(32, "LoRA alpha")
     lora_dropout: float = arg(0.1, "LoRA dropout")
     format_warmup_steps: int = arg(300, "tiny model only: supervised steps teaching the reply format on random actions")
+    caption_warmup: bool = arg(False, "tiny model only: the warm-up replies' thoughts also say the env's caption of the "
+                                      "view (grid: where the box is) - perception, never the action")
     eval_every: int = arg(20, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
     eval_episodes: int = arg(128, "episodes per evaluation")
     checkpoint_every: int = arg(25, "write a checkpoint every this many updates (and at the end; 0 = only at the end)")
@@ -517,14 +519,16 @@ def score_reference(policy, data, chunk):
 
 # --- tiny-model format warm-up, evaluation --------------------------------------------------------
 def format_warmup(args, policy, env, rng):
-    """Supervised replies with uniformly random actions: teaches the JSON format, never the task."""
+    """Supervised replies with uniformly random actions: teaches the JSON format, never the task. With
+    --caption-warmup the thoughts caption the current view, as a pretrained VLM could."""
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
     tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
     policy.train()
     for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False):
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
         actions = rng.integers(len(env.action_symbols), size=env.num_envs)
-        replies = [torch.cat([torch.tensor(tok.encode(reply_text("", env.action_symbols[a]))), eos]) for a in actions]
+        replies = [torch.cat([torch.tensor(tok.encode(reply_text(env.caption(i) if args.caption_warmup else "",
+                                                                 env.action_symbols[a]))), eos]) for i, a in enumerate(actions)]
         batch, P = collate(samples, replies, policy.pad_id)
         logprobs, _ = policy.forward(batch, P)
         loss = -masked_mean(logprobs, batch["attention_mask"][:, P:].to(logprobs.device))
@@ -638,7 +642,11 @@ def resolve(args):
 def build_policy(args, env, ckpt=None, rng=None):
     """Model + processor + value head (+ LoRA), from a checkpoint dir when given. A fresh tiny model
     first gets the format warm-up (before LoRA, so the reference policy knows the format too)."""
-    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text("", s) for s in env.action_symbols] * 8
+    if args.caption_warmup and not (args.model == "tiny" and getattr(env, "captions", ())):
+        raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
+    thoughts = ("", *env.captions) if args.caption_warmup else ("",)
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text(t, s) for t in thoughts
+                                                                for s in env.action_symbols] * 8
     policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
         format_warmup(args, policy, env, rng)

@@ -5,10 +5,9 @@ pixels.
     python benchmarks/grid_probe.py --checkpoint runs/<grid run>   # does the policy look at the box?
     python benchmarks/grid_probe.py --linear                       # is the reward signal enough?
 
---checkpoint: the trained policy's action distribution per box position, on states visited by random
-actions (env seed 777, disjoint from training and evaluation): the probability of each canonical reply
-`{"thoughts": "", "action": <a>}` (the replies the format warm-up teaches), renormalised over the actions,
-and V(s). A policy that uses its eyes turns toward the box and walks at it once it is centred.
+--checkpoint: the actions the trained policy samples (4 replies per state, temperature as trained) and V(s),
+by box position, on states visited by random actions (env seed 777, disjoint from training and
+evaluation). A policy that uses its eyes turns toward the box and walks at it once it is centred.
 
 --linear: the same reward, GAE (vldac.compute_gae) and clipped PPO loss (vldac.vldac_policy_loss), with a
 linear softmax policy and a linear value over the box-position one-hot instead of a VLM: how fast a learner
@@ -25,62 +24,47 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs  # noqa: E402
 import vldac  # noqa: E402
-from envs.grid import BOX_SIDE, BOX_TOP  # noqa: E402
+from envs.grid import box_in_view  # noqa: E402
 
-POSITIONS = ("left", "centre", "right", "not in view")
+POSITIONS = ("left", "centre", "right", "not in view")  # the order of envs.grid.VIEW_CAPTIONS
 
 
 def features(frames):
-    return torch.eye(len(POSITIONS))[box_position(frames)]
-
-
-def box_position(frames):
-    """(N, H, W, 3) frames -> (N,) index into POSITIONS: the part of the view holding most box pixels."""
-    box = np.zeros(frames.shape[:3], bool)
-    for colour in (*BOX_SIDE, BOX_TOP):
-        box |= (frames == np.array(colour, np.uint8)).all(-1)
-    columns = box.sum(1)  # (N, W)
-    W = frames.shape[2]
-    parts = np.stack([columns[:, : 2 * W // 5].sum(1), columns[:, 2 * W // 5: 3 * W // 5].sum(1),
-                      columns[:, 3 * W // 5:].sum(1)], 1)
-    return np.where(parts.sum(1) > 0, parts.argmax(1), 3)
+    return torch.eye(len(POSITIONS))[box_in_view(frames)]
 
 
 @torch.no_grad()
-def probe_checkpoint(path, states, seed=777):
+def probe_checkpoint(path, states, samples_per_state=4, seed=777):
     ckpt, state = vldac.load_checkpoint(path)
     args = dataclasses.replace(vldac.Args(**state["args"]), num_envs=32, device="cpu", dtype="float32")
     env = vldac.make_env(args, args.num_envs, seed)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
     policy = vldac.build_policy(args, env, ckpt, rng)
     if state["model"] is not None:
         policy.model.load_state_dict(state["model"])
     policy.value_head.load_state_dict(state["value_head"])
     policy.eval()
-    tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
-    replies = [torch.cat([torch.tensor(tok.encode(vldac.reply_text("", s))), eos]) for s in env.action_symbols]
-    probs, values, where = [], [], []
-    while len(where) * args.num_envs < states:
+    K = len(env.action_symbols)
+    counts, values = np.zeros((len(POSITIONS), K + 1)), [[] for _ in POSITIONS]  # last column: invalid replies
+    for _ in range(-(-states // args.num_envs)):
         for _ in range(7):  # decorrelate the sampled states
-            obs, *_ = env.step(rng.integers(len(env.action_symbols), size=args.num_envs))
-        samples = policy.encode([env.prompt(i) for i in range(args.num_envs)])
-        scores = []
-        for reply in replies:
-            batch, P = vldac.collate(samples, [reply] * len(samples), policy.pad_id)
-            logprobs, hidden = policy.forward(batch, P)
-            scores.append(logprobs.sum(1))
-        probs.append(torch.stack(scores, 1).softmax(1).numpy())
-        values.append(policy.value(hidden).numpy())
-        where.append(box_position(obs))
-    probs, values, where = np.concatenate(probs), np.concatenate(values), np.concatenate(where)
-    print(f"| box in view | states | {' | '.join(f'p({s})' for s in env.action_symbols)} | V(s) |")
-    print("|---|---:|" + "---:|" * (len(env.action_symbols) + 1))
+            obs, *_ = env.step(rng.integers(K, size=args.num_envs))
+        where, samples = box_in_view(obs), policy.encode([env.prompt(i) for i in range(args.num_envs)])
+        for _ in range(samples_per_state):
+            replies, _, v = policy.generate(samples)
+            for w, text, value in zip(where, policy.decode(replies), v):
+                action, valid = env.parse_action(text)
+                counts[w, action if valid else K] += 1
+                values[w].append(value)
+    print(f"| box in view | replies | {' | '.join(env.action_symbols)} | invalid | V(s) |")
+    print("|---|---:|" + "---:|" * (K + 2))
     for k, name in enumerate(POSITIONS):
-        m = where == k
-        if m.any():
-            print(f"| {name} | {m.sum()} | " + " | ".join(f"{p:.3f}" for p in probs[m].mean(0)) +
-                  f" | {values[m].mean():.3f} |")
+        if counts[k].sum():
+            share = counts[k] / counts[k].sum()
+            print(f"| {name} | {int(counts[k].sum())} | " + " | ".join(f"{p:.2f}" for p in share) +
+                  f" | {np.mean(values[k]):.3f} |")
 
 
 def linear_ppo(task, steps, lr, num_envs=32, num_steps=16, gamma=0.9, gae_lambda=0.95, clip=0.1, report=8192,
@@ -136,7 +120,7 @@ def linear_ppo(task, steps, lr, num_envs=32, num_steps=16, gamma=0.9, gae_lambda
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="a grid run dir or ckpt-* dir")
-    p.add_argument("--states", type=int, default=384, help="states probed (--checkpoint)")
+    p.add_argument("--states", type=int, default=384, help="states probed, 4 replies each (--checkpoint)")
     p.add_argument("--linear", action="store_true")
     p.add_argument("--task", default="oneroom")
     p.add_argument("--steps", type=int, default=65536, help="env steps (--linear)")

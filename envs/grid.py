@@ -334,11 +334,40 @@ class NavEnv:
         return list(self._final_frames[i] if final else self._frames[i]), text
 
 
-class GridCppEnv(NavEnv, CppBatchedEnv):
+VIEW_CAPTIONS = ("the box is on the left", "the box is ahead", "the box is on the right", "no box in view")
+
+
+def box_in_view(frames):
+    """(N, H, W, 3) first-person frames -> (N,) index into VIEW_CAPTIONS: the part of the view (2/5, 1/5,
+    2/5 of the width) holding most box pixels, or 3 when none shows."""
+    box = np.zeros(frames.shape[:3], bool)
+    for colour in (*BOX_SIDE, BOX_TOP):
+        box |= (frames == np.array(colour, np.uint8)).all(-1)
+    columns, W = box.sum(1), frames.shape[2]
+    parts = np.stack([columns[:, : 2 * W // 5].sum(1), columns[:, 2 * W // 5: 3 * W // 5].sum(1),
+                      columns[:, 3 * W // 5:].sum(1)], 1)
+    return np.where(parts.sum(1) > 0, parts.argmax(1), 3)
+
+
+class GridEnv(NavEnv):
+    """A grid world batch; first-person ones can caption their current view (where the box is), which
+    vldac.py's --caption-warmup teaches the tiny model to say before RL."""
+
+    @property
+    def captions(self):
+        return () if self.options["top_down"] else VIEW_CAPTIONS
+
+    def caption(self, i):
+        if not self.captions:
+            raise ValueError("top-down views have no captions")
+        return VIEW_CAPTIONS[box_in_view(self.prompt(i)[0][-1][None])[0]]
+
+
+class GridCppEnv(GridEnv, CppBatchedEnv):
     pass
 
 
-class GridPyEnv(NavEnv, PyBatchedEnv):
+class GridPyEnv(GridEnv, PyBatchedEnv):
     pass
 
 

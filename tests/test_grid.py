@@ -395,7 +395,7 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
     centre = 11 * G.TILE
     for i, heading in enumerate([0, 2, 22, 12]):
         env.set_state(i, [centre - 1536, centre, heading, centre + 1536, centre, 0])
-    assert [grid_probe.POSITIONS[k] for k in grid_probe.box_position(env.render_all())] == \
+    assert [grid_probe.POSITIONS[k] for k in grid_probe.box_in_view(env.render_all())] == \
         ["centre", "right", "left", "not in view"]
     run_dir = tmp_path / "run"
     vldac.main(["--env", "grid", "--num-envs", "4", "--num-steps", "2", "--total-timesteps", "8", "--max-new-tokens",
@@ -404,6 +404,6 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
     grid_probe.probe_checkpoint(run_dir, states=64)
     rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
     assert rows and {r[0].strip() for r in rows} <= set(grid_probe.POSITIONS)
-    assert sum(int(r[1]) for r in rows) >= 64
-    for r in rows:
-        assert abs(sum(float(p) for p in r[2:6]) - 1) < 0.01
+    assert sum(int(r[1]) for r in rows) == 64 * 4  # 4 replies per state
+    for r in rows:  # shares of the four actions and of invalid replies
+        assert abs(sum(float(p) for p in r[2:7]) - 1) < 0.03
