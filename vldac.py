@@ -77,8 +77,7 @@ class Args:
     lora_alpha: int = arg(32, "LoRA alpha")
     lora_dropout: float = arg(0.1, "LoRA dropout")
     format_warmup_steps: int = arg(300, "tiny model only: supervised steps teaching the reply format on random actions")
-    caption_warmup: bool = arg(False, "tiny model only: the warm-up replies' thoughts also say the env's caption of the "
-                                      "view (grid: where the box is) - perception, never the action")
+    caption_warmup: bool = arg(False, "tiny model: the warm-up's thoughts also caption the view (grid: where the box is)")
     eval_every: int = arg(20, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
     eval_episodes: int = arg(128, "episodes per evaluation")
     checkpoint_every: int = arg(25, "write a checkpoint every this many updates (and at the end; 0 = only at the end)")
@@ -196,8 +195,7 @@ def collate(samples, replies=None, pad_id=0):
     P = max(len(s["input_ids"]) for s in samples)
     R = max(len(r) for r in replies) if replies else 0
     input_ids = torch.full((len(samples), P + R), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    mm_token_type_ids = torch.zeros_like(input_ids)
+    attention_mask, mm_token_type_ids = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
     for i, s in enumerate(samples):
         L = len(s["input_ids"])
         input_ids[i, P - L:P], attention_mask[i, P - L:P] = s["input_ids"], 1
@@ -466,12 +464,10 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, r
     log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
     for epoch in range(args.update_epochs):
         for mb in np.array_split(rng.permutation(B), args.num_minibatches):
-            replies = [data["replies"][i] for i in mb]
-            batch, P = collate([data["samples"][i] for i in mb], replies, policy.pad_id)
-            reply_mask = batch["attention_mask"][:, P:].bool()
+            batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
             logprobs, hidden = policy.forward(batch, P)
             device = logprobs.device
-            reply_mask = reply_mask.to(device)
+            reply_mask = batch["attention_mask"][:, P:].bool().to(device)
             old = pad_right([data["logprobs"][i] for i in mb]).to(device)
             ref = pad_right([data["ref_logprobs"][i] for i in mb]).to(device)
             adv, ret, old_v = (x[mb].to(device) for x in (b_adv, b_returns, b_values))
@@ -500,10 +496,9 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, r
             for k, v in (("policy_loss", pg_loss), ("value_loss", v_loss), ("ref_kl", ref_kl)):
                 log[k].append(v.item())
     y, v = returns.reshape(-1), values.reshape(-1)
-    explained_var = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
-    out = {f"losses/{k}": float(np.mean(v)) for k, v in log.items() if k != "ratio_first"}
+    out = {f"losses/{k}": float(np.mean(x)) for k, x in log.items() if k != "ratio_first"}
     out["losses/first_minibatch_max_abs_ratio_minus_1"] = log["ratio_first"][0]
-    out["losses/explained_variance"] = explained_var
+    out["losses/explained_variance"] = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
     return out
 
 
@@ -527,8 +522,9 @@ def format_warmup(args, policy, env, rng):
     for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False):
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
         actions = rng.integers(len(env.action_symbols), size=env.num_envs)
-        replies = [torch.cat([torch.tensor(tok.encode(reply_text(env.caption(i) if args.caption_warmup else "",
-                                                                 env.action_symbols[a]))), eos]) for i, a in enumerate(actions)]
+        thoughts = [env.caption(i) if args.caption_warmup else "" for i in range(env.num_envs)]
+        texts = [reply_text(t, env.action_symbols[a]) for t, a in zip(thoughts, actions)]
+        replies = [torch.cat([torch.tensor(tok.encode(text)), eos]) for text in texts]
         batch, P = collate(samples, replies, policy.pad_id)
         logprobs, _ = policy.forward(batch, P)
         loss = -masked_mean(logprobs, batch["attention_mask"][:, P:].to(logprobs.device))
@@ -548,8 +544,7 @@ def evaluate(args, policy, num_episodes, greedy=False):
     env = make_env(args, n, seed=args.seed + 1_000_000)
     env.reset()
     rng = np.random.default_rng(args.seed + 1_000_000)
-    done = np.zeros(n, int)
-    returns, successes, valid = [], [], []
+    done, returns, successes, valid = np.zeros(n, int), [], [], []
     while (done < quota).any():
         replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)[0]
         actions, ok = act(policy, env, replies, rng)
@@ -644,9 +639,8 @@ def build_policy(args, env, ckpt=None, rng=None):
     first gets the format warm-up (before LoRA, so the reference policy knows the format too)."""
     if args.caption_warmup and not (args.model == "tiny" and getattr(env, "captions", ())):
         raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
-    thoughts = ("", *env.captions) if args.caption_warmup else ("",)
-    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + [reply_text(t, s) for t in thoughts
-                                                                for s in env.action_symbols] * 8
+    replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in env.action_symbols]
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + replies * 8
     policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
         format_warmup(args, policy, env, rng)

@@ -226,3 +226,40 @@ def test_smoke_run_writes_metrics(tmp_path):
         assert key in lines[-1]
     assert all("eval/success_rate" in lines[i] for i in (0, 2, 3)) and "eval/success_rate" not in lines[1]
     assert json.loads((run_dir / "args.json").read_text())["num_envs"] == 4
+
+
+def test_caption_warmup_targets_say_where_the_box_is(monkeypatch):
+    """--caption-warmup: every warm-up target's thoughts are the env's caption of that env's current view
+    (and the action a uniformly random legal one); without the flag the thoughts are empty."""
+    from envs.grid import VIEW_CAPTIONS
+    for flag, expect_captions in (("--caption-warmup", True), ("--no-caption-warmup", False)):
+        args = vldac.resolve(vldac.parse_args(["--env", "grid", "--num-envs", "8", "--format-warmup-steps", "6", flag]))
+        env = vldac.make_env(args, args.num_envs, args.seed)
+        env.reset(seed=args.seed)
+        policy = vldac.build_policy(vldac.dataclasses.replace(args, format_warmup_steps=0), env, rng=np.random.default_rng(0))
+        seen, collate = [], vldac.collate
+
+        def recording_collate(samples, replies=None, pad_id=0):
+            captions = [env.caption(i) for i in range(env.num_envs)]
+            for reply, caption in zip(policy.decode(replies), captions):
+                seen.append((json.loads(reply), caption))
+            return collate(samples, replies, pad_id)
+
+        monkeypatch.setattr(vldac, "collate", recording_collate)
+        vldac.format_warmup(args, policy, env, np.random.default_rng(0))
+        monkeypatch.setattr(vldac, "collate", collate)
+        assert len(seen) == 6 * 8
+        for reply, caption in seen:
+            assert reply["thoughts"] == (caption if expect_captions else "") and reply["action"] in env.action_symbols
+        if expect_captions:  # the views vary: more than one caption was taught
+            assert len({caption for _, caption in seen}) > 1 and {c for _, c in seen} <= set(VIEW_CAPTIONS)
+
+
+@pytest.mark.parametrize("argv", [["--env", "gymcards"], ["--env", "grid", "--model", "org/vlm"]])
+def test_caption_warmup_without_captions_is_a_clear_error(argv, capsys):
+    args = vldac.resolve(vldac.parse_args(argv + ["--caption-warmup", "--num-envs", "2"]))
+    env = vldac.make_env(args, 2, 0)
+    env.reset(seed=0)
+    with pytest.raises(SystemExit) as e:
+        vldac.build_policy(args, env)
+    assert "--caption-warmup needs" in str(e.value)
