@@ -7,7 +7,8 @@ pixels.
 
 --checkpoint: the actions the trained policy samples (4 replies per state, temperature as trained) and V(s),
 by box position, on states visited by random actions (env seed 777, disjoint from training and
-evaluation). A policy that uses its eyes turns toward the box and walks at it once it is centred.
+evaluation), and how often the reply's thoughts are the view's caption (what --caption-warmup teaches).
+A policy that uses its eyes turns toward the box and walks at it once it is centred.
 
 --linear: the same reward, GAE (vldac.compute_gae) and clipped PPO loss (vldac.vldac_policy_loss), with a
 linear softmax policy and a linear value over the box-position one-hot instead of a VLM: how fast a learner
@@ -15,6 +16,7 @@ that is handed the one visual feature that matters improves on uniformly random 
 """
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -24,9 +26,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs  # noqa: E402
 import vldac  # noqa: E402
-from envs.grid import box_in_view  # noqa: E402
+from envs.grid import VIEW_CAPTIONS, box_in_view  # noqa: E402
 
 POSITIONS = ("left", "centre", "right", "not in view")  # the order of envs.grid.VIEW_CAPTIONS
+
+
+def thoughts(reply):
+    try:
+        return json.loads(reply).get("thoughts")
+    except (ValueError, AttributeError):
+        return None
 
 
 def features(frames):
@@ -48,6 +57,7 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
     policy.eval()
     K = len(env.action_symbols)
     counts, values = np.zeros((len(POSITIONS), K + 1)), [[] for _ in POSITIONS]  # last column: invalid replies
+    captioned = np.zeros(len(POSITIONS))  # replies whose thoughts are the view's caption (--caption-warmup)
     for _ in range(-(-states // args.num_envs)):
         for _ in range(7):  # decorrelate the sampled states
             obs, *_ = env.step(rng.integers(K, size=args.num_envs))
@@ -57,14 +67,15 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
             for w, text, value in zip(where, policy.decode(replies), v):
                 action, valid = env.parse_action(text)
                 counts[w, action if valid else K] += 1
+                captioned[w] += thoughts(text) == VIEW_CAPTIONS[w]
                 values[w].append(value)
-    print(f"| box in view | replies | {' | '.join(env.action_symbols)} | invalid | V(s) |")
-    print("|---|---:|" + "---:|" * (K + 2))
+    print(f"| box in view | replies | {' | '.join(env.action_symbols)} | invalid | V(s) | thoughts = caption |")
+    print("|---|---:|" + "---:|" * (K + 3))
     for k, name in enumerate(POSITIONS):
         if counts[k].sum():
             share = counts[k] / counts[k].sum()
             print(f"| {name} | {int(counts[k].sum())} | " + " | ".join(f"{p:.2f}" for p in share) +
-                  f" | {np.mean(values[k]):.3f} |")
+                  f" | {np.mean(values[k]):.3f} | {captioned[k] / counts[k].sum():.2f} |")
 
 
 def linear_ppo(task, steps, lr, num_envs=32, num_steps=16, gamma=0.9, gae_lambda=0.95, clip=0.1, report=8192,

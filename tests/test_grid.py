@@ -406,4 +406,4 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
     assert rows and {r[0].strip() for r in rows} <= set(grid_probe.POSITIONS)
     assert sum(int(r[1]) for r in rows) == 64 * 4  # 4 replies per state
     for r in rows:  # shares of the four actions and of invalid replies
-        assert abs(sum(float(p) for p in r[2:7]) - 1) < 0.03
+        assert abs(sum(float(p) for p in r[2:7]) - 1) < 0.03 and 0 <= float(r[8]) <= 1
