@@ -634,9 +634,9 @@ def resolve(args):
         run_dir=args.run_dir or f"runs/{args.env}-{task}-{args.seed}-{int(time.time())}")
 
 
-def build_policy(args, env, ckpt=None, rng=None):
-    """Model + processor + value head (+ LoRA), from a checkpoint dir when given. A fresh tiny model
-    first gets the format warm-up (before LoRA, so the reference policy knows the format too)."""
+def build_policy(args, env, ckpt=None, rng=None, state=None):
+    """Model + processor + value head (+ LoRA), from a checkpoint dir (and its loaded state.pt) when given.
+    A fresh tiny model first gets the format warm-up (before LoRA, so the reference policy knows the format)."""
     if args.caption_warmup and not (args.model == "tiny" and getattr(env, "captions", ())):
         raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
     replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in env.action_symbols]
@@ -655,6 +655,10 @@ def build_policy(args, env, ckpt=None, rng=None):
     if args.model != "tiny" and args.device.startswith("cuda"):
         policy.model.gradient_checkpointing_enable()
         policy.model.enable_input_require_grads()
+    if state:
+        if state["model"] is not None:
+            policy.model.load_state_dict(state["model"])
+        policy.value_head.load_state_dict(state["value_head"])
     return policy.to(args.device)
 
 
@@ -678,14 +682,10 @@ def main(argv=None):
         raise SystemExit(f"error: {e}") from None
     env.reset(seed=args.seed)
     try:
-        policy = build_policy(args, env, ckpt, rng)
+        policy = build_policy(args, env, ckpt, rng, state)
     except OSError as e:  # --model is neither a model folder nor a reachable hub id
         raise SystemExit(f"error: cannot load --model {args.model}: {e}") from None
     env.reset(seed=args.seed)
-    if state:
-        if state["model"] is not None:
-            policy.model.load_state_dict(state["model"])
-        policy.value_head.load_state_dict(state["value_head"])
     if args.eval_only:
         if ckpt is None and args.model == "tiny":
             raise SystemExit("error: --eval-only with the tiny model needs --checkpoint")

@@ -50,10 +50,7 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    policy = vldac.build_policy(args, env, ckpt, rng)
-    if state["model"] is not None:
-        policy.model.load_state_dict(state["model"])
-    policy.value_head.load_state_dict(state["value_head"])
+    policy = vldac.build_policy(args, env, ckpt, rng, state)
     policy.eval()
     K = len(env.action_symbols)
     counts, values = np.zeros((len(POSITIONS), K + 1)), [[] for _ in POSITIONS]  # last column: invalid replies
