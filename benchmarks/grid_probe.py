@@ -7,7 +7,8 @@ pixels.
 
 --checkpoint: the actions the trained policy samples (4 replies per state, temperature as trained) and V(s),
 by box position, on states visited by random actions (env seed 777, disjoint from training and
-evaluation), and how often the reply's thoughts are the view's caption (what --caption-warmup teaches).
+evaluation), and how often the reply's thoughts are the view's caption (what --caption-warmup teaches);
+then the same replies' actions by what their thoughts say (does the action follow the caption?).
 A policy that uses its eyes turns toward the box and walks at it once it is centred.
 
 --linear: the same reward, GAE (vldac.compute_gae) and clipped PPO loss (vldac.vldac_policy_loss), with a
@@ -55,6 +56,7 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
     K = len(env.action_symbols)
     counts, values = np.zeros((len(POSITIONS), K + 1)), [[] for _ in POSITIONS]  # last column: invalid replies
     captioned = np.zeros(len(POSITIONS))  # replies whose thoughts are the view's caption (--caption-warmup)
+    by_thought = np.zeros((len(VIEW_CAPTIONS) + 1, K + 1))  # the same replies keyed on what their thoughts say
     for _ in range(-(-states // args.num_envs)):
         for _ in range(7):  # decorrelate the sampled states
             obs, *_ = env.step(rng.integers(K, size=args.num_envs))
@@ -65,6 +67,8 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
                 action, valid = env.parse_action(text)
                 counts[w, action if valid else K] += 1
                 captioned[w] += thoughts(text) == VIEW_CAPTIONS[w]
+                said = VIEW_CAPTIONS.index(thoughts(text)) if thoughts(text) in VIEW_CAPTIONS else len(VIEW_CAPTIONS)
+                by_thought[said, action if valid else K] += 1
                 values[w].append(value)
     print(f"| box in view | replies | {' | '.join(env.action_symbols)} | invalid | V(s) | thoughts = caption |")
     print("|---|---:|" + "---:|" * (K + 3))
@@ -73,6 +77,11 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
             share = counts[k] / counts[k].sum()
             print(f"| {name} | {int(counts[k].sum())} | " + " | ".join(f"{p:.2f}" for p in share) +
                   f" | {np.mean(values[k]):.3f} | {captioned[k] / counts[k].sum():.2f} |")
+    print(f"\n| thoughts say | replies | {' | '.join(env.action_symbols)} | invalid |\n|---|---:|" + "---:|" * (K + 1))
+    for k, name in enumerate((*VIEW_CAPTIONS, "anything else")):
+        if by_thought[k].sum():
+            print(f"| {name} | {int(by_thought[k].sum())} | " +
+                  " | ".join(f"{p:.2f}" for p in by_thought[k] / by_thought[k].sum()) + " |")
 
 
 def linear_ppo(task, steps, lr, num_envs=32, num_steps=16, gamma=0.9, gae_lambda=0.95, clip=0.1, report=8192,

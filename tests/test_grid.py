@@ -402,8 +402,26 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
                 "8", "--format-warmup-steps", "2", "--eval-every", "0", "--eval-episodes", "4", "--run-dir", str(run_dir)])
     capsys.readouterr()
     grid_probe.probe_checkpoint(run_dir, states=64)
-    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    by_position, by_thought = capsys.readouterr().out.split("\n\n")
+    rows = [line.split("|")[1:-1] for line in by_position.splitlines()[2:]]
     assert rows and {r[0].strip() for r in rows} <= set(grid_probe.POSITIONS)
     assert sum(int(r[1]) for r in rows) == 64 * 4  # 4 replies per state
     for r in rows:  # shares of the four actions and of invalid replies
         assert abs(sum(float(p) for p in r[2:7]) - 1) < 0.03 and 0 <= float(r[8]) <= 1
+    rows = [line.split("|")[1:-1] for line in by_thought.splitlines()[2:]]
+    assert {r[0].strip() for r in rows} <= {*G.VIEW_CAPTIONS, "anything else"}
+    assert sum(int(r[1]) for r in rows) == 64 * 4  # the same replies
+    assert all(abs(sum(float(p) for p in r[2:7]) - 1) < 0.03 for r in rows)
+
+
+def test_scripted_reference_policies_read_the_box_off_the_frame():
+    """benchmarks/grid_policies.py: a policy table row is chosen by where the box is. Steering toward the box
+    always succeeds on these episodes; one that never looks (uniform random) mostly times out."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import grid_policies
+    steer, n = grid_policies.success_rate("oneroom", grid_policies.POLICIES["turn toward the box, forward when ahead"],
+                                          episodes=16, num_envs=8, seed=0)
+    blind, _ = grid_policies.success_rate("oneroom", grid_policies.POLICIES["uniform random"], 16, 8, seed=0)
+    assert n == 16 and steer == 1.0 and blind < 0.5
