@@ -66,8 +66,9 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
             for w, text, value in zip(where, policy.decode(replies), v):
                 action, valid = env.parse_action(text)
                 counts[w, action if valid else K] += 1
-                captioned[w] += thoughts(text) == VIEW_CAPTIONS[w]
-                said = VIEW_CAPTIONS.index(thoughts(text)) if thoughts(text) in VIEW_CAPTIONS else len(VIEW_CAPTIONS)
+                said = thoughts(text)
+                said = VIEW_CAPTIONS.index(said) if said in VIEW_CAPTIONS else len(VIEW_CAPTIONS)
+                captioned[w] += said == w
                 by_thought[said, action if valid else K] += 1
                 values[w].append(value)
     print(f"| box in view | replies | {' | '.join(env.action_symbols)} | invalid | V(s) | thoughts = caption |")
