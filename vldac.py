@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,10 @@ from envs import _C
 
 # --- args -----------------------------------------------------------------------------------------
 def arg(default, help):
-    return field(default=default, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
-@dataclass
+@dataclasses.dataclass
 class Args:
     env: str = arg("gymcards", "environment family: gymcards | grid | miniworld")
     task: str = arg("", "task within the family ('' = the family's first task)")
@@ -54,13 +53,13 @@ class Args:
     max_new_tokens: int = arg(256, "reply length limit")
     learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
     end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
+    lr_warmup_updates: int = arg(0, "linear LR ramp over the first updates (fresh Adam moments move every weight ~lr)")
     update_epochs: int = arg(2, "PPO epochs per update")
     num_minibatches: int = arg(4, "minibatches per epoch over (step, env) samples")
     gamma: float = arg(0.9, "discount over env steps")
     gae_lambda: float = arg(0.95, "GAE lambda")
     clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
-    norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards, where a batch without signal "
-                               "would be scaled up to full-size noise)")
+    norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards: it scales signal-free batches to noise)")
     kl_coef: float = arg(0.05, "beta: weight of the per-token k3 KL to the reference policy")
     vf_coef: float = arg(0.15, "alpha: weight of the value loss")
     clip_vloss: bool = arg(False, "clip the value loss like PPO's")
@@ -106,7 +105,8 @@ def parse_args(argv=None):
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
         (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
         (not 0 <= args.gamma <= 1 or not 0 <= args.gae_lambda <= 1, "--gamma and --gae-lambda must be in [0, 1]"),
-        (args.learning_rate < 0 or args.clip_coef <= 0, "--learning-rate must be >= 0 and --clip-coef > 0"),
+        (min(args.learning_rate, args.lr_warmup_updates) < 0 or args.clip_coef <= 0,
+         "--learning-rate and --lr-warmup-updates must be >= 0 and --clip-coef > 0"),
     ] if bad]
     if problems:
         p.error("; ".join(problems))
@@ -198,8 +198,7 @@ def collate(samples, replies=None, pad_id=0):
     attention_mask, mm_token_type_ids = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
     for i, s in enumerate(samples):
         L = len(s["input_ids"])
-        input_ids[i, P - L:P], attention_mask[i, P - L:P] = s["input_ids"], 1
-        mm_token_type_ids[i, P - L:P] = s["mm_token_type_ids"]
+        input_ids[i, P - L:P], attention_mask[i, P - L:P], mm_token_type_ids[i, P - L:P] = s["input_ids"], 1, s["mm_token_type_ids"]
         if replies:
             input_ids[i, P:P + len(replies[i])], attention_mask[i, P:P + len(replies[i])] = replies[i], 1
     batch = dict(input_ids=input_ids, attention_mask=attention_mask, mm_token_type_ids=mm_token_type_ids)
@@ -271,10 +270,8 @@ class Policy(nn.Module):
                                   return_dict_in_generate=True, **sampling)
         tokens = out.sequences[:, P:]
         logprobs = self.logprobs(torch.stack(out.logits, 1), tokens).cpu()  # out.logits are the raw logits
-        replies, eos = [], torch.tensor(self.eos_ids)
-        for row in tokens.cpu():
-            ends = torch.isin(row, eos).nonzero()
-            replies.append(row[: int(ends[0]) + 1] if len(ends) else row)
+        ends = [torch.isin(row, torch.tensor(self.eos_ids)).nonzero() for row in tokens.cpu()]
+        replies = [row[: int(e[0]) + 1] if len(e) else row for row, e in zip(tokens.cpu(), ends)]
         values = self.value(out.hidden_states[0][-1][:, -1]).cpu().numpy()
         return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], values
 
@@ -331,9 +328,8 @@ def act(policy, env, replies, rng):
     """Reply text -> env actions. An unparsable or illegal reply gets a uniformly random action."""
     actions, valid = np.zeros(env.num_envs, np.int64), np.zeros(env.num_envs, bool)
     for i, text in enumerate(policy.decode(replies)):
-        actions[i], valid[i] = env.parse_action(text)
-        if not valid[i]:
-            actions[i] = rng.integers(len(env.action_symbols))
+        action, valid[i] = env.parse_action(text)
+        actions[i] = action if valid[i] else rng.integers(len(env.action_symbols))
     return actions, valid
 
 
@@ -512,6 +508,12 @@ def score_reference(policy, data, chunk):
         data["ref_logprobs"] += [row[: len(r)].cpu() for row, r in zip(policy.ref_logprobs(batch, P), replies)]
 
 
+def lr_schedule(args, num_updates):
+    """u (updates done) -> LR / peak LR: a linear ramp over lr_warmup_updates, times a cosine to end_learning_rate."""
+    end, ramp = args.end_learning_rate / args.learning_rate, max(1, args.lr_warmup_updates)
+    return lambda u: min(1.0, (u + 1) / ramp) * (end + (1 - end) * (1 + math.cos(math.pi * u / num_updates)) / 2)
+
+
 # --- tiny-model format warm-up, evaluation --------------------------------------------------------
 def format_warmup(args, policy, env, rng):
     """Supervised replies with uniformly random actions: teaches the JSON format, never the task. With
@@ -607,9 +609,8 @@ def load_checkpoint(path):
 
 def resume_args(cli, saved):
     """The saved run's args; flags given on the command line must agree with them."""
-    defaults = Args()
     clash = [f"--{k.replace('_', '-')} (run: {saved[k]!r}, given: {v!r})" for k, v in dataclasses.asdict(cli).items()
-             if k != "resume" and v != getattr(defaults, k) and v != saved.get(k)]
+             if k != "resume" and v != getattr(Args(), k) and v != saved.get(k)]
     if clash:
         raise SystemExit("error: --resume continues a run with its own args; these differ: " + ", ".join(clash))
     return Args(**saved)
@@ -712,8 +713,7 @@ def main(argv=None):
     batch_size = args.num_envs * args.num_steps
     num_updates = args.total_timesteps // batch_size
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda u: (args.end_learning_rate + (
-        args.learning_rate - args.end_learning_rate) * 0.5 * (1 + math.cos(math.pi * u / num_updates))) / args.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_schedule(args, num_updates))
     first, global_step = 1, 0
     if state:  # exact resume: everything that the next update depends on
         if policy.reference is not None:

@@ -4,6 +4,7 @@ pixels.
 
     python benchmarks/grid_probe.py --checkpoint runs/<grid run>   # does the policy look at the box?
     python benchmarks/grid_probe.py --linear                       # is the reward signal enough?
+    python benchmarks/grid_probe.py --bandit [vldac.py flags]      # can RL tie the action to the view?
 
 --checkpoint: the actions the trained policy samples (4 replies per state, temperature as trained) and V(s),
 by box position, on states visited by random actions (env seed 777, disjoint from training and
@@ -14,6 +15,12 @@ A policy that uses its eyes turns toward the box and walks at it once it is cent
 --linear: the same reward, GAE (vldac.compute_gae) and clipped PPO loss (vldac.vldac_policy_loss), with a
 linear softmax policy and a linear value over the box-position one-hot instead of a VLM: how fast a learner
 that is handed the one visual feature that matters improves on uniformly random actions.
+
+--bandit: vldac.py's own rollout, GAE and update (any vldac.py flags pass through) on grid states, but with
+gamma 0 and every step rewarded: 1 for what "box in view: forward, else turn right" would do (a scripted
+policy of benchmarks/grid_policies.py, worth 0.86 success), else 0. A policy can only earn more than the
+share of its majority case by looking, so the two accuracies show whether the VLM conditions its action
+on the view once the reward is dense.
 """
 import argparse
 import dataclasses
@@ -28,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import envs  # noqa: E402
 import vldac  # noqa: E402
 from envs.grid import VIEW_CAPTIONS, box_in_view  # noqa: E402
+from grid_policies import POLICIES  # noqa: E402
 
 POSITIONS = ("left", "centre", "right", "not in view")  # the order of envs.grid.VIEW_CAPTIONS
+SCRIPTED = "box in view: forward, else turn right"  # --bandit rewards this policy's action (a one-hot per row)
 
 
 def thoughts(reply):
@@ -135,18 +144,71 @@ def linear_ppo(task, steps, lr, num_envs=32, num_steps=16, gamma=0.9, gae_lambda
             episodes = successes = 0
 
 
+def bandit_reward(where, actions):
+    """(N,) box positions (index into POSITIONS) and actions -> 1.0 where the action is the scripted one."""
+    return (np.argmax(POLICIES[SCRIPTED], 1)[where] == actions).astype(np.float32)
+
+
+def bandit(updates, vldac_argv, report=5):
+    report = min(report, updates)
+    args = vldac.resolve(vldac.parse_args(["--env", "grid", "--gamma", "0", "--num-steps", "8", *vldac_argv]))
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    env = vldac.make_env(args, args.num_envs, args.seed)
+    env.reset(seed=args.seed)
+    policy = vldac.build_policy(args, env, rng=rng)
+    env.reset(seed=args.seed)
+    policy.freeze_reference()
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, vldac.lr_schedule(args, updates))
+    hits = np.zeros((2, 2))  # rows: box in view / not; columns: rewarded replies, replies
+    env_step = env.step
+
+    def step(actions):  # the env moves on as usual; the reward is agreeing with the scripted policy
+        where = box_in_view(np.stack([env.prompt(i)[0][-1] for i in range(env.num_envs)]))
+        reward = bandit_reward(where, actions)
+        obs, _, terminated, truncated, infos = env_step(actions)
+        np.add.at(hits, (where == 3).astype(int), np.stack([reward, np.ones_like(reward)], 1))
+        return obs, reward, terminated, truncated, infos
+
+    env.step = step
+    print("| updates | env steps | box in view: forward | no box: turn right | invalid | KL to ref (max) |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    invalid, kl = [], []
+    for u in range(1, updates + 1):
+        buf, next_value, data, _ = vldac.rollout(args, policy, env, rng)
+        vldac.score_reference(policy, data, max(1, len(data["samples"]) // args.num_minibatches))
+        advantages, returns = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
+                                                next_value, args.gamma, args.gae_lambda, buf["final_values"])
+        m = vldac.update(args, policy, optimizer, data, advantages, returns, buf["values"],
+                         warmup=u <= args.value_warmup_updates, rng=rng)
+        scheduler.step()
+        invalid.append(1 - buf["valid"].mean())
+        kl.append(m["losses/ref_kl"])
+        if u % report == 0:
+            seen, unseen = hits[:, 0] / hits[:, 1].clip(1)
+            print(f"| {u - report + 1}–{u} | {u * args.num_envs * args.num_steps:,} | {seen:.2f} | {unseen:.2f} | "
+                  f"{np.mean(invalid):.3f} | {max(kl):.3f} |", flush=True)
+            hits[:], invalid, kl = 0, [], []
+
+
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--checkpoint", help="a grid run dir or ckpt-* dir")
     p.add_argument("--states", type=int, default=384, help="states probed, 4 replies each (--checkpoint)")
     p.add_argument("--linear", action="store_true")
     p.add_argument("--task", default="oneroom")
     p.add_argument("--steps", type=int, default=65536, help="env steps (--linear)")
     p.add_argument("--lr", type=float, default=3e-2, help="Adam LR (--linear)")
-    a = p.parse_args()
-    if not (a.checkpoint or a.linear):
-        p.error("give --checkpoint DIR or --linear")
+    p.add_argument("--bandit", action="store_true")
+    p.add_argument("--updates", type=int, default=40, help="updates (--bandit; 32 envs x 8 steps each by default)")
+    a, rest = p.parse_known_args()
+    if not (a.checkpoint or a.linear or a.bandit) or (rest and not a.bandit):
+        p.error("give --checkpoint DIR, --linear or --bandit [vldac.py flags]")
     if a.checkpoint:
         probe_checkpoint(a.checkpoint, a.states)
     if a.linear:
         linear_ppo(a.task, a.steps, a.lr)
+    if a.bandit:
+        bandit(a.updates, ["--task", a.task, *rest])

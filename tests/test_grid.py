@@ -414,6 +414,23 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
     assert all(abs(sum(float(p) for p in r[2:7]) - 1) < 0.03 for r in rows)
 
 
+def test_bandit_rewards_the_scripted_action_and_runs_vldac_updates(capsys):
+    """benchmarks/grid_probe.py --bandit: reward 1 exactly for "box in view: forward, else turn right", and one
+    update of vldac.py's loop under it prints a row of accuracies."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import grid_probe
+    where = np.array([0, 1, 2, 3])  # left, ahead, right, not in view
+    assert grid_probe.bandit_reward(where, np.full(4, G.SYMBOLS.index("move forward"))).tolist() == [1, 1, 1, 0]
+    assert grid_probe.bandit_reward(where, np.full(4, G.SYMBOLS.index("turn right"))).tolist() == [0, 0, 0, 1]
+    assert grid_probe.bandit_reward(where, np.full(4, G.SYMBOLS.index("move back"))).tolist() == [0, 0, 0, 0]
+    grid_probe.bandit(1, ["--num-envs", "4", "--format-warmup-steps", "2", "--max-new-tokens", "8"])
+    row = capsys.readouterr().out.strip().splitlines()[-1].split("|")[1:-1]
+    assert row[0].strip() == "1–1" and row[1].strip() == "32"  # 4 envs x 8 steps
+    assert all(0 <= float(x) <= 1 for x in row[2:5]) and float(row[5]) >= 0
+
+
 def test_scripted_reference_policies_read_the_box_off_the_frame():
     """benchmarks/grid_policies.py: a policy table row is chosen by where the box is. Steering toward the box
     always succeeds on these episodes; one that never looks (uniform random) mostly times out."""

@@ -68,10 +68,21 @@ def test_value_loss_by_hand():
     assert math.isclose(vldac.value_loss(v, old, ret, 0.5).item(), (2.25 + 1.0) / 2)
 
 
+def test_lr_schedule_ramps_linearly_then_follows_the_cosine():
+    args = vldac.parse_args(["--learning-rate", "1e-3", "--end-learning-rate", "1e-5", "--lr-warmup-updates", "4"])
+    factor = vldac.lr_schedule(args, 100)
+    plain = vldac.lr_schedule(vldac.dataclasses.replace(args, lr_warmup_updates=0), 100)
+    cosine = [(0.01 + 0.99 * (1 + math.cos(math.pi * u / 100)) / 2) for u in range(101)]
+    assert [plain(u) for u in range(101)] == pytest.approx(cosine)  # no ramp: the cosine from the peak down to the end LR
+    assert [factor(u) for u in range(4)] == pytest.approx([cosine[u] * (u + 1) / 4 for u in range(4)])
+    assert [factor(u) for u in range(3, 101)] == pytest.approx(cosine[3:])  # the 4th update runs at the full cosine
+    assert factor(100) == pytest.approx(0.01)
+
+
 # --- command line --------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [["--num-envs", "0"], ["--temperature", "0"], ["--loss", "ppo"],
                                   ["--top-p", "1.5"], ["--num-envs", "x"], ["--invalid-action", "skip"],
-                                  ["--dtype", "float16"]])
+                                  ["--dtype", "float16"], ["--lr-warmup-updates", "-1"]])
 def test_bad_cli_values_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as e:
         vldac.parse_args(argv)
