@@ -270,8 +270,8 @@ class Policy(nn.Module):
                                   return_dict_in_generate=True, **sampling)
         tokens = out.sequences[:, P:]
         logprobs = self.logprobs(torch.stack(out.logits, 1), tokens).cpu()  # out.logits are the raw logits
-        ends = [torch.isin(row, torch.tensor(self.eos_ids)).nonzero() for row in tokens.cpu()]
-        replies = [row[: int(e[0]) + 1] if len(e) else row for row, e in zip(tokens.cpu(), ends)]
+        is_eos = torch.isin(tokens, torch.tensor(self.eos_ids, device=tokens.device)).cpu()
+        replies = [row[: int(e.int().argmax()) + 1] if e.any() else row for row, e in zip(tokens.cpu(), is_eos)]
         values = self.value(out.hidden_states[0][-1][:, -1]).cpu().numpy()
         return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], values
 
