@@ -322,9 +322,9 @@ struct FormulaGame {
 
     StepResult step(int action, Rng&) {
         StepResult r;
-        if (length > Rules::kMaxLength) {
+        if (length > Rules::kMaxLength) {  // a rule of the game, not a time limit: a real ending
             r.reward = -1.0f;
-            r.truncated = true;
+            r.terminated = true;
         } else if (action == kEquals) {
             r.reward = solved() ? 10.0f : -1.0f;
             r.terminated = true;

@@ -150,10 +150,11 @@ def solvable(values, target=24):
 class FormulaTwin(TwinEnv):
     """A hand of cards and a formula built one token per step; the last action "=" submits it.
 
-    Step, in order: a formula already longer than max_length -> -1, truncated. "=" -> +10 if the formula
+    Step, in order: a formula already longer than max_length -> -1, terminated (a rule of the game, not a
+    time limit, so nothing is bootstrapped from it). "=" -> +10 if the formula
     equals target exactly and uses every card exactly once, else -1 (syntax error, division by zero,
     wrong value, cards left over); terminated. A number the hand does not hold (or holds fewer times)
-    -> -1 and an invalid placeholder "?" is appended, so illegal spam still truncates. Anything else is
+    -> -1 and an invalid placeholder "?" is appended, so illegal spam still ends the episode. Anything else is
     appended, reward 0.
     """
 
@@ -186,7 +187,7 @@ class FormulaTwin(TwinEnv):
 
     def step(self, action: int, rng: Rng) -> tuple[float, bool, bool]:
         if len(self.tokens) > self.max_length:
-            return -1.0, False, True
+            return -1.0, True, False
         if action == self.num_actions - 1:  # "="
             return (10.0 if self.solved() else -1.0), True, False
         token = action if action < 10 else self.operators[action - 10]

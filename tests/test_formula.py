@@ -190,7 +190,7 @@ def test_lockstep_parity_10k_steps(game, seed, options):
     rng = np.random.default_rng(seed % 1000)
     n_actions = cpp.single_action_space.n
     scripts = [[] for _ in range(num_envs)]  # the injected solutions still to play, per env
-    seen = {"solved": 0, "wrong": 0, "illegal": 0, "truncated": 0, "scripted": 0}
+    seen = {"solved": 0, "wrong": 0, "illegal": 0, "overflow": 0, "scripted": 0}
     for t in range(steps):
         actions, scripted = [], [bool(script) for script in scripts]
         for i, twin in enumerate(ref.envs):
@@ -200,6 +200,7 @@ def test_lockstep_parity_10k_steps(game, seed, options):
                 actions.append(rng.integers(n_actions))
             else:
                 actions.append(purposeful_action(twin, rng))
+        overflowing = np.array([len(twin.tokens) > twin.max_length for twin in ref.envs])
         out_c, out_p = cpp.step(np.array(actions)), ref.step(np.array(actions))
         assert_same_step(out_c, out_p)
         rewards, terminated, truncated = out_c[1:4]
@@ -208,9 +209,10 @@ def test_lockstep_parity_10k_steps(game, seed, options):
                 assert rewards[i] == 10 and terminated[i]
                 seen["scripted"] += 1
         seen["solved"] += int((rewards == 10).sum())
-        seen["wrong"] += int(((rewards == -1) & terminated).sum())
-        seen["illegal"] += int(((rewards == -1) & ~terminated & ~truncated).sum())
-        seen["truncated"] += int(truncated.sum())
+        assert not truncated.any()  # the formula games have no time limit: the length limit is a rule
+        seen["wrong"] += int(((rewards == -1) & terminated & ~overflowing).sum())
+        seen["illegal"] += int(((rewards == -1) & ~terminated).sum())
+        seen["overflow"] += int((overflowing & terminated & (rewards == -1)).sum())
         for i in range(num_envs):
             assert cpp.prompt(i)[1] == ref.prompt(i)[1]
             if terminated[i] or truncated[i]:
@@ -270,7 +272,8 @@ def play(game, state, moves, backend):
 
 
 OK_STEP, ILLEGAL = (0.0, False, False), (-1.0, False, False)  # (reward, terminated, truncated)
-WIN, LOSS, TRUNCATED = (10.0, True, False), (-1.0, True, False), (-1.0, False, True)
+WIN, LOSS = (10.0, True, False), (-1.0, True, False)
+OVERFLOW = (-1.0, True, False)  # a rule of the game, so terminated: never bootstrapped as a time limit
 
 
 @pytest.mark.parametrize("backend", ["cpp", "python"])
@@ -335,13 +338,13 @@ def test_ezpoints_rules(backend):
 @pytest.mark.parametrize("backend", ["cpp", "python"])
 @pytest.mark.parametrize("game,limit,state", [(EZ, 5, HAND_Q2), (P24, 20, HAND_8383)])
 def test_length_limit(game, limit, state, backend):
-    # limit + 1 tokens are appended; the next step truncates whatever the action, even "="
+    # limit + 1 tokens are appended; the next step ends the episode whatever the action, even "="
     out, info = play(game, state, "+ " * (limit + 1) + "=", backend)
-    assert out == [OK_STEP] * (limit + 1) + [TRUNCATED]
+    assert out == [OK_STEP] * (limit + 1) + [OVERFLOW]
     assert (info["episode"]["r"][0], info["episode"]["l"][0]) == (-1.0, limit + 2)
-    # illegal-number spam truncates too (each placeholder costs -1)
+    # illegal-number spam overflows too (each placeholder costs -1)
     out, info = play(game, state, "5 " * (limit + 2), backend)
-    assert out == [ILLEGAL] * (limit + 1) + [TRUNCATED]
+    assert out == [ILLEGAL] * (limit + 1) + [OVERFLOW]
     assert info["episode"]["r"][0] == -(limit + 2) and not info["episode"]["success"][0]
     # a formula of exactly `limit` tokens is still evaluated
     assert play(game, state, "+ " * limit + "=", backend)[0][-1] == LOSS
@@ -349,7 +352,7 @@ def test_length_limit(game, limit, state, backend):
         padded = "( ( ( ( ( 8 / ( 3 - 8 / 3 ) ) ) ) ) ) ="  # 19 tokens
         assert play(game, state, padded, backend)[0][-1] == WIN
         padded = "( ( ( ( ( ( 8 / ( 3 - 8 / 3 ) ) ) ) ) ) ) ="  # 21 tokens: too long
-        assert play(game, state, padded, backend)[0][-1] == TRUNCATED
+        assert play(game, state, padded, backend)[0][-1] == OVERFLOW
 
 
 @pytest.mark.parametrize("game", GAMES)
