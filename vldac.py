@@ -11,12 +11,14 @@ which every reply token of step t carries the same advantage A_t, plus a per-tok
 initial policy. Read top to bottom: args -> model -> rollout -> GAE -> losses -> update -> main.
 """
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
 import math
 import os
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from tqdm import tqdm
+from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, SuppressTokensLogitsProcessor,
+                          TemperatureLogitsWarper, TopPLogitsWarper)
 
 import envs
 from envs import _C
@@ -49,25 +53,32 @@ class Args:
     num_steps: int = arg(4, "env steps per env per update (batch = num_envs * num_steps)")
     total_timesteps: int = arg(32_768, "env steps over the whole run")
     temperature: float = arg(1.0, "sampling temperature; log-probs are scored at the same temperature")
-    top_p: float = arg(1.0, "nucleus sampling")
+    top_p: float = arg(1.0, "nucleus sampling; the ratio scores the truncated, renormalised distribution that was sampled")
     max_new_tokens: int = arg(256, "reply length limit")
+    old_logprobs: str = arg("auto", "PPO's old log-probs and values: generate (generate's own pass) | recompute (the "
+                                    "update's own forward, batched as its first epoch: ratio == 1 in any dtype) | "
+                                    "auto (generate in float32, else recompute)")
+    merge_lora: bool = arg(True, "generate with the LoRA weights merged into the base weights (the update unmerged)")
     learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
     end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
     lr_warmup_updates: int = arg(0, "linear LR ramp over the first updates (fresh Adam moments move every weight ~lr)")
     update_epochs: int = arg(2, "PPO epochs per update")
     num_minibatches: int = arg(4, "minibatches per epoch over (step, env) samples")
-    gamma: float = arg(0.9, "discount over env steps")
-    gae_lambda: float = arg(0.95, "GAE lambda")
+    gamma: float = arg(None, "discount over env steps")
+    gae_lambda: float = arg(None, "GAE lambda")
     clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
     norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards: it scales signal-free batches to noise)")
-    kl_coef: float = arg(0.05, "beta: weight of the per-token k3 KL to the reference policy")
-    vf_coef: float = arg(0.15, "alpha: weight of the value loss")
-    clip_vloss: bool = arg(False, "clip the value loss like PPO's")
-    value_warmup_updates: int = arg(2, "first updates train only the value head")
+    loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (RL4VLM as a whole: sequence-level PPO with thought_coef "
+                             "and RL4VLM's defaults below)")
+    kl_coef: float = arg(None, "beta: weight of the per-token k3 KL to the reference policy")
+    vf_coef: float = arg(None, "alpha: weight of the value loss alpha * 1/2 (V - R)^2")
+    clip_vloss: bool = arg(None, "clip the value loss like PPO's")
+    value_warmup_updates: int = arg(None, "first updates train only the value head")
+    stop_grad: bool = arg(None, "detach the value head's input from the backbone")
     max_grad_norm: float = arg(1.0, "gradient clipping")
-    stop_grad: bool = arg(True, "detach the value head's input from the backbone (VL-DAC)")
+    joint_grad_clip: bool = arg(None, "one grad-norm clip over policy + value head (else each is clipped on its own)")
+    weight_decay: float = arg(0.0, "AdamW weight decay (it would pull the LoRA weights toward the reference)")
     truncation_bootstrap: bool = arg(True, "bootstrap truncated episodes with V(final obs); off = zero their advantage")
-    loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (sequence-level PPO with thought_coef)")
     thought_coef: float = arg(0.5, "RL4VLM's lambda: weight of the thought tokens' log-prob")
     invalid_action: str = arg("random", "unparsable reply -> random: a uniformly random action | penalty: that, plus invalid_penalty")
     invalid_penalty: float = arg(-1.0, "reward added to a step whose reply was invalid (invalid_action=penalty)")
@@ -86,10 +97,24 @@ class Args:
     checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only")
 
 
+# the defaults that depend on --loss: VL-DAC's (the paper's Table 6) and RL4VLM's (its code: value gradients into
+# the backbone, no KL, no value warm-up, a clipped value loss weighted 0.5, one joint grad clip)
+LOSS_DEFAULTS = {"vldac": dict(kl_coef=0.05, vf_coef=0.15, clip_vloss=False, value_warmup_updates=2, stop_grad=True,
+                               joint_grad_clip=False),
+                 "rl4vlm": dict(kl_coef=0.0, vf_coef=0.5, clip_vloss=True, value_warmup_updates=0, stop_grad=False,
+                                joint_grad_clip=True)}
+# (gamma, gae_lambda) per env family; the paper's Table 6 values are in the README
+FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95)}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in dataclasses.fields(Args):
         flag, doc = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if f.name in LOSS_DEFAULTS["vldac"]:
+            doc += " (default: " + ", ".join(f"{k} {v[f.name]}" for k, v in LOSS_DEFAULTS.items()) + ")"
+        elif f.name in ("gamma", "gae_lambda"):
+            doc += " (default per env: " + ", ".join(f"{k} {v[f.name == 'gae_lambda']}" for k, v in FAMILY_DISCOUNT.items()) + ")"
         if f.type is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=doc)
         else:
@@ -104,7 +129,10 @@ def parse_args(argv=None):
         (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
         (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
-        (not 0 <= args.gamma <= 1 or not 0 <= args.gae_lambda <= 1, "--gamma and --gae-lambda must be in [0, 1]"),
+        (args.old_logprobs not in ("auto", "generate", "recompute"), "--old-logprobs must be auto, generate or recompute"),
+        (any(x is not None and not 0 <= x <= 1 for x in (args.gamma, args.gae_lambda)), "--gamma and --gae-lambda must be in [0, 1]"),
+        (any((x or 0) < 0 for x in (args.kl_coef, args.vf_coef, args.weight_decay, args.value_warmup_updates)),
+         "--kl-coef, --vf-coef, --weight-decay and --value-warmup-updates must be >= 0"),
         (min(args.learning_rate, args.lr_warmup_updates) < 0 or args.clip_coef <= 0,
          "--learning-rate and --lr-warmup-updates must be >= 0 and --clip-coef > 0"),
     ] if bad]
@@ -212,6 +240,23 @@ def pad_right(rows, value=0.0):
     return nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=value)
 
 
+class SampledLogprobs(LogitsProcessor):
+    """Last in generate's processor list: keeps the log-softmax of the scores the next token is drawn from and
+    gathers the drawn token's entry at the next call. One (B, V) at a time, never the logits of every step."""
+
+    def __init__(self):
+        self.last, self.rows = None, []
+
+    def __call__(self, input_ids, scores):
+        if self.last is not None:
+            self.rows.append(self.last.gather(-1, input_ids[:, -1:]))
+        self.last = scores.float().log_softmax(-1)
+        return scores
+
+    def result(self, sequences):  # (B, R): the log-prob of every generated token, the first included
+        return torch.cat(self.rows + [self.last.gather(-1, sequences[:, -1:])], 1)
+
+
 class Policy(nn.Module):
     """The VLM (actor) plus an MLP value head (critic) on the last prompt token's hidden state."""
 
@@ -223,6 +268,15 @@ class Policy(nn.Module):
         self.eos_ids = sorted({tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} - {None, tok.unk_token_id})
         # never sample special tokens but end-of-turn (an untrained model would emit <|image_pad|> etc.)
         self.suppress_ids = sorted(set(tok.all_special_ids) - set(self.eos_ids))
+        # the sampled distribution, and the very same processors score it: sampler == scored policy. The KL
+        # term uses the untruncated one (a nucleus may exclude the other policy's token: infinite KL).
+        self.full = LogitsProcessorList([SuppressTokensLogitsProcessor(self.suppress_ids),
+                                         TemperatureLogitsWarper(args.temperature)])
+        self.sampler = LogitsProcessorList([*self.full, *[TopPLogitsWarper(args.top_p)] * (args.top_p < 1)])
+        model.generation_config = GenerationConfig()  # no hub default (repetition penalty, top-k, min-p) applies
+        for m in model.modules():  # attention dropout is functional: no train/eval switch turns it off
+            if isinstance(getattr(m, "attention_dropout", None), float):
+                m.attention_dropout = 0.0
         hidden = model.config.get_text_config().hidden_size
         self.value_head = nn.Sequential(nn.Linear(hidden, 512), nn.GELU(), nn.Linear(512, 1))
         self.reference = None
@@ -233,9 +287,13 @@ class Policy(nn.Module):
             self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
 
     def train(self, mode=True):
+        """Dropout (LoRA's included) stays off in every mode: the rollout and the update must score one and
+        the same policy, or the ratio leaves 1 before anything was learned. Train mode keeps what needs it
+        (gradient checkpointing)."""
         super().train(mode)
-        if self.reference is not None:
-            self.reference.eval()  # the reference never has dropout
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.eval()
         return self
 
     def encode(self, prompts):
@@ -245,9 +303,10 @@ class Policy(nn.Module):
         texts = [self.processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in messages]
         images = [im for ims, _ in prompts for im in ims]
         enc = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
-        keep = enc["attention_mask"].bool()
-        samples = [{"input_ids": enc["input_ids"][i][keep[i]],
-                    "mm_token_type_ids": enc.get("mm_token_type_ids", torch.zeros_like(enc["input_ids"]))[i][keep[i]]}
+        if images and "mm_token_type_ids" not in enc:  # zeros would give image tokens text positions (M-RoPE)
+            raise ValueError(f"{type(self.processor).__name__} returned no mm_token_type_ids for a prompt with images")
+        keep, types = enc["attention_mask"].bool(), enc.get("mm_token_type_ids", torch.zeros_like(enc["input_ids"]))
+        samples = [{"input_ids": enc["input_ids"][i][keep[i]], "mm_token_type_ids": types[i][keep[i]]}
                    for i in range(len(prompts))]
         if images:  # pixel_values holds all images' patches back to back
             grids = enc["image_grid_thw"].split([len(ims) for ims, _ in prompts])
@@ -259,38 +318,61 @@ class Policy(nn.Module):
     @torch.no_grad()
     def generate(self, samples, greedy=False):
         """One batched generate for all envs -> reply token ids (ending with eos if it came), their fp32
-        log-probs at the sampling temperature (first token included) and V(prompt) from the prefill's
-        last hidden state: the rollout needs no second pass."""
-        a = self.args
+        log-probs under the sampled distribution (first token included) and V(prompt) from the prefill's
+        last hidden state. LoRA runs merged into the base weights."""
         batch, P = collate(samples, pad_id=self.pad_id)
-        sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=a.temperature, top_p=a.top_p)
-        out = self.model.generate(**self.to_device(batch), max_new_tokens=a.max_new_tokens, top_k=0,
-                                  eos_token_id=self.eos_ids, pad_token_id=self.pad_id, repetition_penalty=1.0,
-                                  suppress_tokens=self.suppress_ids, output_logits=True, output_hidden_states=True,
-                                  return_dict_in_generate=True, **sampling)
+        config = GenerationConfig(max_new_tokens=self.args.max_new_tokens, do_sample=not greedy, temperature=1.0,
+                                  top_k=0, top_p=1.0, eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
+                                  return_dict_in_generate=True)
+        scored, prefill = SampledLogprobs(), []
+        hook = self.model.get_decoder().norm.register_forward_hook(  # HF's hidden_states[-1] is the final norm's output
+            lambda module, args, out: None if prefill else prefill.append(out[:, -1]))
+        try:
+            with self.merged_lora():
+                out = self.model.generate(**self.to_device(batch), generation_config=config,
+                                          logits_processor=LogitsProcessorList([*self.sampler, scored]))
+        finally:
+            hook.remove()
         tokens = out.sequences[:, P:]
-        logprobs = self.logprobs(torch.stack(out.logits, 1), tokens).cpu()  # out.logits are the raw logits
+        logprobs = scored.result(out.sequences).cpu()
         is_eos = torch.isin(tokens, torch.tensor(self.eos_ids, device=tokens.device)).cpu()
         replies = [row[: int(e.int().argmax()) + 1] if e.any() else row for row, e in zip(tokens.cpu(), is_eos)]
-        values = self.value(out.hidden_states[0][-1][:, -1]).cpu().numpy()
-        return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], values
+        return replies, [lp[: len(r)] for lp, r in zip(logprobs, replies)], self.value(prefill[0]).cpu().numpy()
 
-    def logprobs(self, logits, targets):
-        """fp32 log-probs of `targets` under the distribution generate samples from: logits / temperature,
-        special tokens but end-of-turn suppressed."""
-        logits = logits.float() / self.args.temperature
-        logits[..., self.suppress_ids] = -math.inf
-        return logits.log_softmax(-1).gather(-1, targets[..., None].to(logits.device)).squeeze(-1)
+    @contextlib.contextmanager
+    def merged_lora(self):
+        """LoRA folded into the base weights (one matmul per projection, not three) while generating. The
+        unmerged weights are put back exactly afterwards: in bf16, W + dW - dW is not W."""
+        layers = [m for m in self.model.modules() if isinstance(getattr(m, "lora_A", None), nn.ModuleDict)] \
+            if self.args.lora and self.args.merge_lora else []
+        saved = [m.get_base_layer().weight.data for m in layers]
+        try:
+            for m, w in zip(layers, saved):
+                m.get_base_layer().weight.data = (w + m.get_delta_weight(m.active_adapters[0])).to(w.dtype)
+            with self.model.disable_adapter() if layers else contextlib.nullcontext():
+                yield
+        finally:
+            for m, w in zip(layers, saved):
+                m.get_base_layer().weight.data = w
+
+    def log_dist(self, logits, sampled=True):
+        """(..., V) logits -> fp32 log-probs of the distribution generate samples from (the same processors,
+        top-p truncation included), or with sampled=False the untruncated one at the sampling temperature."""
+        flat = logits.float().flatten(0, -2)  # the processors work on (rows, V)
+        return (self.sampler if sampled else self.full)(None, flat).log_softmax(-1).view(logits.shape)
 
     def forward(self, batch, P, model=None):
-        """Teacher-forced pass over prompt + reply: fp32 log-probs of the reply tokens (B, R) and the hidden
-        state at the last prompt token (B, H)."""
+        """Teacher-forced pass over prompt + reply -> fp32 log-probs of the reply tokens (B, R) under the sampled
+        distribution, the same under the untruncated one (the KL's; the same tensor unless top-p < 1), and
+        the hidden state at the last prompt token (B, H)."""
         R = batch["input_ids"].shape[1] - P
         out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
                                     logits_to_keep=R + 1)
-        logprobs = self.logprobs(out.logits[:, :-1], batch["input_ids"][:, P:])  # position j predicts j + 1
-        pad = batch["attention_mask"][:, P:].to(logprobs.device) == 0  # pad targets may be suppressed (-inf)
-        return logprobs.masked_fill(pad, 0.0), out.hidden_states[-1][:, P - 1]
+        logits, targets = out.logits[:, :-1], batch["input_ids"][:, P:, None].to(out.logits.device)  # j predicts j + 1
+        pad = batch["attention_mask"][:, P:].to(logits.device) == 0  # pad targets may be suppressed (-inf)
+        score = lambda sampled: self.log_dist(logits, sampled).gather(-1, targets).squeeze(-1).masked_fill(pad, 0.0)
+        logprobs = score(True)
+        return logprobs, logprobs if self.args.top_p == 1 else score(False), out.hidden_states[-1][:, P - 1]
 
     def value(self, hidden, detach=True):
         return self.value_head(hidden.detach().float() if detach else hidden.float()).squeeze(-1)
@@ -298,9 +380,9 @@ class Policy(nn.Module):
     @torch.no_grad()
     def ref_logprobs(self, batch, P):
         if self.reference is not None:
-            return self.forward(batch, P, model=self.reference)[0]
+            return self.forward(batch, P, model=self.reference)[1]
         with self.model.disable_adapter():
-            return self.forward(batch, P)[0]
+            return self.forward(batch, P)[1]
 
     def to_device(self, batch):
         return {k: v.to(self.value_head[0].weight.device) for k, v in batch.items()}
@@ -309,9 +391,11 @@ class Policy(nn.Module):
         return self.processor.tokenizer.batch_decode(replies, skip_special_tokens=True)
 
     def thought_mask(self, reply):
-        """RL4VLM: tokens before the one that starts `"action"` are thought tokens."""
+        """RL4VLM: the tokens before the one that starts the last `"action":` are thought tokens, the rest
+        action tokens. A reply without that key (cut off or malformed) is all action tokens: weight 1."""
         text = self.processor.tokenizer.decode(reply, skip_special_tokens=True)
-        start, lo, hi = text.find('"action"'), 0, len(reply)
+        keys = list(re.finditer(r'"action"\s*:', text))
+        start, lo, hi = keys[-1].start() if keys else -1, 0, len(reply)
         if start < 0:
             return torch.zeros(len(reply), dtype=torch.bool)
         while lo < hi:  # first k whose prefix decodes past `start`
@@ -337,7 +421,7 @@ def act(policy, env, replies, rng):
 def prompt_values(policy, samples):
     """V(prompt) per sample: one prompt-only pass."""
     batch, P = collate(samples, pad_id=policy.pad_id)
-    return policy.value(policy.forward(batch, P)[1]).cpu().numpy()
+    return policy.value(policy.forward(batch, P)[2]).cpu().numpy()
 
 
 @torch.no_grad()
@@ -441,27 +525,69 @@ def kl_k3(logprobs, ref_logprobs, reply_mask):
 
 
 def value_loss(values, old_values, returns, clip_coef=None):
+    """1/2 (V - R)^2, mean over steps; with clip_coef, PPO's pessimistic clipped form."""
     loss = (values - returns) ** 2
     if clip_coef is not None:
         clipped = old_values + (values - old_values).clamp(-clip_coef, clip_coef)
         loss = torch.max(loss, (clipped - returns) ** 2)
-    return loss.mean()
+    return 0.5 * loss.mean()
 
 
 # --- update ---------------------------------------------------------------------------------------
-def update(args, policy, optimizer, data, advantages, returns, values, warmup, rng):
+def make_optimizer(args, policy):
+    """AdamW over two groups, the policy's trainable weights and the value head: each has its own LR
+    schedule (lr_schedule) and its own grad clip (clip_gradients)."""
+    value = list(policy.value_head.parameters())
+    actor = [p for n, p in policy.named_parameters() if p.requires_grad and not n.startswith("value_head.")]
+    return torch.optim.AdamW([{"params": actor}, {"params": value}], lr=args.learning_rate,
+                             weight_decay=args.weight_decay)
+
+
+def clip_gradients(args, optimizer):
+    """Clip the policy's and the value head's gradient norms separately, so a large value gradient cannot
+    shrink the policy step (--joint-grad-clip: one clip over both, as RL4VLM and the official code)."""
+    actor, value = (g["params"] for g in optimizer.param_groups)
+    for params in [actor + value] if args.joint_grad_clip else [actor, value]:
+        nn.utils.clip_grad_norm_(params, args.max_grad_norm)
+
+
+def plan_minibatches(args, batch_size, rng):
+    """Every epoch's minibatches of (step, env) samples, drawn before the update so that the rollout can be
+    scored in exactly the first epoch's batches."""
+    return [np.array_split(rng.permutation(batch_size), args.num_minibatches) for _ in range(args.update_epochs)]
+
+
+@torch.no_grad()
+def score_rollout(args, policy, data, values, minibatches):
+    """Once per rollout, batched as the update's first epoch: the reference's log-probs (for the KL) and, with
+    --old-logprobs recompute, the old log-probs and values (T, N) from the update's own forward: the same
+    inputs, shapes, dtype and dropout state as its first minibatch, so the ratio there is 1 by construction."""
+    policy.train()
+    data["ref_logprobs"] = [None] * len(data["samples"])
+    for mb in minibatches:
+        batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
+        ref = policy.ref_logprobs(batch, P).cpu()
+        if args.old_logprobs == "recompute":
+            logprobs, _, hidden = policy.forward(batch, P)
+            values.reshape(-1)[mb] = policy.value(hidden).cpu().numpy()
+        for j, i in enumerate(mb):
+            data["ref_logprobs"][i] = ref[j, : len(data["replies"][i])]
+            if args.old_logprobs == "recompute":
+                data["logprobs"][i] = logprobs[j, : len(data["replies"][i])].cpu()
+
+
+def update(args, policy, optimizer, data, advantages, returns, values, warmup, minibatches):
     """update_epochs x minibatches over (step, env) samples. Warm-up updates train only the value head."""
     policy.train()
-    B = len(data["samples"])
     b_adv = torch.as_tensor(advantages.reshape(-1))
     if args.norm_adv:
-        b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
+        b_adv = (b_adv - b_adv.mean()) / (b_adv.std(correction=0) + 1e-8)  # population std: a batch of 1 is 0, not NaN
     b_returns, b_values = torch.as_tensor(returns.reshape(-1)), torch.as_tensor(values.reshape(-1))
     log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
-    for epoch in range(args.update_epochs):
-        for mb in np.array_split(rng.permutation(B), args.num_minibatches):
+    for epoch in minibatches:
+        for mb in epoch:
             batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
-            logprobs, hidden = policy.forward(batch, P)
+            logprobs, full_logprobs, hidden = policy.forward(batch, P)
             device = logprobs.device
             reply_mask = batch["attention_mask"][:, P:].bool().to(device)
             old = pad_right([data["logprobs"][i] for i in mb]).to(device)
@@ -477,11 +603,11 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, r
                 pg_loss, ratio = rl4vlm_policy_loss(logprobs, old, adv, reply_mask, thoughts, args.clip_coef,
                                                     args.thought_coef)
                 token_mask = torch.ones_like(ratio, dtype=torch.bool)
-            ref_kl = kl_k3(logprobs, ref, reply_mask)
+            ref_kl = kl_k3(full_logprobs, ref, reply_mask)
             loss = args.vf_coef * v_loss if warmup else pg_loss + args.kl_coef * ref_kl + args.vf_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_([p for p in policy.parameters() if p.requires_grad], args.max_grad_norm)
+            clip_gradients(args, optimizer)
             optimizer.step()
             with torch.no_grad():
                 log_ratio = (logprobs - old)[reply_mask]
@@ -493,25 +619,19 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, r
                 log[k].append(v.item())
     y, v = returns.reshape(-1), values.reshape(-1)
     out = {f"losses/{k}": float(np.mean(x)) for k, x in log.items() if k != "ratio_first"}
-    out["losses/first_minibatch_max_abs_ratio_minus_1"] = log["ratio_first"][0]
+    out["losses/initial_ratio_dev"] = log["ratio_first"][0]  # max |ratio - 1| on the first minibatch: PPO-exact if ~0
     out["losses/explained_variance"] = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
     return out
 
 
-@torch.no_grad()
-def score_reference(policy, data, chunk):
-    """Reference log-probs once per rollout, in batches."""
-    data["ref_logprobs"] = []
-    for s in range(0, len(data["samples"]), chunk):
-        replies = data["replies"][s:s + chunk]
-        batch, P = collate(data["samples"][s:s + chunk], replies, policy.pad_id)
-        data["ref_logprobs"] += [row[: len(r)].cpu() for row, r in zip(policy.ref_logprobs(batch, P), replies)]
-
-
 def lr_schedule(args, num_updates):
-    """u (updates done) -> LR / peak LR: a linear ramp over lr_warmup_updates, times a cosine to end_learning_rate."""
-    end, ramp = args.end_learning_rate / args.learning_rate, max(1, args.lr_warmup_updates)
-    return lambda u: min(1.0, (u + 1) / ramp) * (end + (1 - end) * (1 + math.cos(math.pi * u / num_updates)) / 2)
+    """u (updates done) -> LR / peak LR of (policy, value head): a linear ramp over lr_warmup_updates, times a
+    cosine to end_learning_rate. The policy's schedule starts at its first update, after the value warm-up."""
+    end, ramp, w = args.end_learning_rate / args.learning_rate, max(1, args.lr_warmup_updates), args.value_warmup_updates
+
+    def factor(u, n):
+        return min(1.0, (u + 1) / ramp) * (end + (1 - end) * (1 + math.cos(math.pi * u / n)) / 2)
+    return (lambda u: factor(u - w, max(1, num_updates - w)) if u >= w else 0.0), (lambda u: factor(u, num_updates))
 
 
 # --- tiny-model format warm-up, evaluation --------------------------------------------------------
@@ -528,7 +648,7 @@ def format_warmup(args, policy, env, rng):
         texts = [reply_text(t, env.action_symbols[a]) for t, a in zip(thoughts, actions)]
         replies = [torch.cat([torch.tensor(tok.encode(text)), eos]) for text in texts]
         batch, P = collate(samples, replies, policy.pad_id)
-        logprobs, _ = policy.forward(batch, P)
+        logprobs = policy.forward(batch, P)[1]
         loss = -masked_mean(logprobs, batch["attention_mask"][:, P:].to(logprobs.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -608,12 +728,13 @@ def load_checkpoint(path):
 
 
 def resume_args(cli, saved):
-    """The saved run's args; flags given on the command line must agree with them."""
+    """The saved run's args (defaults added since it was saved filled in); flags given on the command line
+    must agree with them."""
     clash = [f"--{k.replace('_', '-')} (run: {saved[k]!r}, given: {v!r})" for k, v in dataclasses.asdict(cli).items()
              if k != "resume" and v != getattr(Args(), k) and v != saved.get(k)]
     if clash:
         raise SystemExit("error: --resume continues a run with its own args; these differ: " + ", ".join(clash))
-    return Args(**saved)
+    return resolve(Args(**saved))
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -626,9 +747,13 @@ def resolve(args):
     """Fill in the defaults that depend on other args."""
     tiny, task = args.model == "tiny", args.task or envs.DEFAULT_TASKS.get(args.env, "")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    gamma, gae_lambda = FAMILY_DISCOUNT.get(args.env, (0.9, 0.95))
+    unset = {k: v for k, v in {**LOSS_DEFAULTS[args.loss], "gamma": gamma, "gae_lambda": gae_lambda}.items()
+             if getattr(args, k) is None}
+    dtype = ("bfloat16" if device.startswith("cuda") and not tiny else "float32") if args.dtype == "auto" else args.dtype
     return dataclasses.replace(
-        args, task=task, device=device,
-        dtype=("bfloat16" if device.startswith("cuda") and not tiny else "float32") if args.dtype == "auto" else args.dtype,
+        args, task=task, device=device, **unset, dtype=dtype,
+        old_logprobs=("generate" if dtype == "float32" else "recompute") if args.old_logprobs == "auto" else args.old_logprobs,
         image_size=args.image_size or (84 if tiny else 0),
         learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
         lora=(not tiny) if args.lora is None else args.lora,
@@ -712,8 +837,8 @@ def main(argv=None):
 
     batch_size = args.num_envs * args.num_steps
     num_updates = args.total_timesteps // batch_size
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_schedule(args, num_updates))
+    optimizer = make_optimizer(args, policy)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, list(lr_schedule(args, num_updates)))
     first, global_step = 1, 0
     if state:  # exact resume: everything that the next update depends on
         if policy.reference is not None:
@@ -744,17 +869,18 @@ def main(argv=None):
             tic = time.perf_counter()
             buf, next_value, data, times = rollout(args, policy, env, rng)
             global_step += batch_size
-            t_ref = time.perf_counter()
-            score_reference(policy, data, max(1, batch_size // args.num_minibatches))
+            t_score = time.perf_counter()
+            minibatches = plan_minibatches(args, batch_size, rng)
+            score_rollout(args, policy, data, buf["values"], minibatches[0])
             if args.loss == "rl4vlm":
                 data["thought_mask"] = [policy.thought_mask(r) for r in data["replies"]]
-            times["reference"] = time.perf_counter() - t_ref
+            times["score"] = time.perf_counter() - t_score
             advantages, returns = compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
                                               next_value, args.gamma, args.gae_lambda,
                                               buf["final_values"] if args.truncation_bootstrap else None)
             t_upd = time.perf_counter()
             m = update(args, policy, optimizer, data, advantages, returns, buf["values"],
-                       warmup=update_idx <= args.value_warmup_updates, rng=rng)
+                       warmup=update_idx <= args.value_warmup_updates, minibatches=minibatches)
             times["update"] = time.perf_counter() - t_upd
             scheduler.step()
             episodes = data["episodes"]

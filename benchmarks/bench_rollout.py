@@ -29,7 +29,7 @@ def main(device="cpu", rollouts=5, num_steps=4):
         env.reset(seed=args.seed)
         policy = vldac.build_policy(args, env, rng=rng)
         policy.freeze_reference()
-        optimizer = torch.optim.AdamW(policy.parameters(), lr=args.learning_rate)
+        optimizer = vldac.make_optimizer(args, policy)
         calls = {"generate": 0, "forward": 0}
         for name in calls:  # count model passes: each generate is one, each forward (the value pass) one
             fn = getattr(policy, name)
@@ -42,11 +42,12 @@ def main(device="cpu", rollouts=5, num_steps=4):
             wall = time.perf_counter() - tic
             # passes per env step during the rollout: generate, plus the one V(s_T) + truncation-bootstrap pass
             passes.append((calls["generate"] + calls["forward"]) / num_steps)
-            vldac.score_reference(policy, data, chunk=max(1, n * num_steps // args.num_minibatches))
+            minibatches = vldac.plan_minibatches(args, n * num_steps, rng)
+            vldac.score_rollout(args, policy, data, buf["values"], minibatches[0])
             adv, ret = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
                                          next_value, args.gamma, args.gae_lambda, buf["final_values"])
             t_upd = time.perf_counter()
-            vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], False, rng)
+            vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], False, minibatches)
             times["update"] = time.perf_counter() - t_upd
             tokens = sum(len(x) for x in data["replies"])
             if r:

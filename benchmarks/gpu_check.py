@@ -143,7 +143,7 @@ def real_size(size, num_envs, max_new_tokens):
         vldac.load_vlm = real_load
     policy.freeze_reference()
     n_params = sum(p.numel() for p in policy.model.parameters())
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
+    optimizer = vldac.make_optimizer(args, policy)
     rng = np.random.default_rng(0)
     rows = []
     for rep in range(3):  # the first warms up

@@ -159,8 +159,8 @@ def bandit(updates, vldac_argv, report=5):
     policy = vldac.build_policy(args, env, rng=rng)
     env.reset(seed=args.seed)
     policy.freeze_reference()
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=args.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, vldac.lr_schedule(args, updates))
+    optimizer = vldac.make_optimizer(args, policy)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, list(vldac.lr_schedule(args, updates)))
     hits = np.zeros((2, 2))  # rows: box in view / not; columns: rewarded replies, replies
     env_step = env.step
 
@@ -177,11 +177,12 @@ def bandit(updates, vldac_argv, report=5):
     invalid, kl = [], []
     for u in range(1, updates + 1):
         buf, next_value, data, _ = vldac.rollout(args, policy, env, rng)
-        vldac.score_reference(policy, data, max(1, len(data["samples"]) // args.num_minibatches))
+        minibatches = vldac.plan_minibatches(args, len(data["samples"]), rng)
+        vldac.score_rollout(args, policy, data, buf["values"], minibatches[0])
         advantages, returns = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
                                                 next_value, args.gamma, args.gae_lambda, buf["final_values"])
         m = vldac.update(args, policy, optimizer, data, advantages, returns, buf["values"],
-                         warmup=u <= args.value_warmup_updates, rng=rng)
+                         warmup=u <= args.value_warmup_updates, minibatches=minibatches)
         scheduler.step()
         invalid.append(1 - buf["valid"].mean())
         kl.append(m["losses/ref_kl"])

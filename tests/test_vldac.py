@@ -62,21 +62,88 @@ def test_kl_k3_by_hand():
 
 
 def test_value_loss_by_hand():
+    # the paper's 1/2 (V - R)^2: errors -1 and +1 -> 1/2 * mean(1, 1) = 0.5
     v, old, ret = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0]), torch.tensor([2.0, 2.0])
-    assert math.isclose(vldac.value_loss(v, old, ret).item(), 1.0)
+    assert math.isclose(vldac.value_loss(v, old, ret).item(), 0.5)
     # clipped at 0.5: first value 0.5 -> (1.5)^2 = 2.25 > 1; second clipped 2.5 -> 0.25 < 1
-    assert math.isclose(vldac.value_loss(v, old, ret, 0.5).item(), (2.25 + 1.0) / 2)
+    assert math.isclose(vldac.value_loss(v, old, ret, 0.5).item(), 0.5 * (2.25 + 1.0) / 2)
 
 
 def test_lr_schedule_ramps_linearly_then_follows_the_cosine():
-    args = vldac.parse_args(["--learning-rate", "1e-3", "--end-learning-rate", "1e-5", "--lr-warmup-updates", "4"])
-    factor = vldac.lr_schedule(args, 100)
-    plain = vldac.lr_schedule(vldac.dataclasses.replace(args, lr_warmup_updates=0), 100)
+    args = vldac.resolve(vldac.parse_args(["--learning-rate", "1e-3", "--end-learning-rate", "1e-5",
+                                           "--lr-warmup-updates", "4", "--value-warmup-updates", "0"]))
+    factor = vldac.lr_schedule(args, 100)[0]
+    plain = vldac.lr_schedule(vldac.dataclasses.replace(args, lr_warmup_updates=0), 100)[0]
     cosine = [(0.01 + 0.99 * (1 + math.cos(math.pi * u / 100)) / 2) for u in range(101)]
     assert [plain(u) for u in range(101)] == pytest.approx(cosine)  # no ramp: the cosine from the peak down to the end LR
     assert [factor(u) for u in range(4)] == pytest.approx([cosine[u] * (u + 1) / 4 for u in range(4)])
     assert [factor(u) for u in range(3, 101)] == pytest.approx(cosine[3:])  # the 4th update runs at the full cosine
     assert factor(100) == pytest.approx(0.01)
+
+
+def test_lr_schedule_of_the_policy_starts_at_its_first_update():
+    """Value warm-up updates do not spend the policy's ramp and cosine; the value head's runs from update 0."""
+    args = vldac.resolve(vldac.parse_args(["--learning-rate", "1e-3", "--end-learning-rate", "1e-5",
+                                           "--lr-warmup-updates", "4", "--value-warmup-updates", "3"]))
+    actor, value = vldac.lr_schedule(args, 103)
+    no_warmup = vldac.lr_schedule(vldac.dataclasses.replace(args, value_warmup_updates=0), 100)[0]
+    assert [actor(u) for u in range(3)] == [0.0] * 3  # warm-up: the policy is not trained
+    assert [actor(u) for u in range(3, 104)] == pytest.approx([no_warmup(u) for u in range(101)])
+    assert actor(3) == pytest.approx(0.25)  # the first policy update is the ramp's first step
+    assert [value(u) for u in range(104)] == pytest.approx(
+        [vldac.lr_schedule(vldac.dataclasses.replace(args, value_warmup_updates=0), 103)[0](u) for u in range(104)])
+
+
+def test_loss_rl4vlm_means_rl4vlm_unless_a_setting_is_given():
+    keys = ("stop_grad", "kl_coef", "value_warmup_updates", "clip_vloss", "vf_coef", "joint_grad_clip")
+    settings = lambda *argv: tuple(getattr(vldac.resolve(vldac.parse_args(list(argv))), k) for k in keys)
+    assert settings() == (True, 0.05, 2, False, 0.15, False)  # VL-DAC: the paper's Table 6
+    # RL4VLM: value gradients into the backbone, no KL, no warm-up, clipped value loss 0.5 * 1/2 (V - R)^2, joint clip
+    assert settings("--loss", "rl4vlm") == (False, 0.0, 0, True, 0.5, True)
+    assert settings("--loss", "rl4vlm", "--kl-coef", "0.05", "--stop-grad") == (True, 0.05, 0, True, 0.5, True)
+    assert settings("--no-clip-vloss", "--vf-coef", "0.3") == (True, 0.05, 2, False, 0.3, False)
+
+
+def test_help_lists_the_defaults_of_both_losses_and_each_family(capsys):
+    with pytest.raises(SystemExit):
+        vldac.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: vldac 0.05, rl4vlm 0.0)" in text and "(default: vldac True, rl4vlm False)" in text
+    assert "gymcards 0.9" in text and "grid 0.99" in text
+
+
+def test_discount_defaults_per_env_family():
+    discount = lambda *argv: (lambda a: (a.gamma, a.gae_lambda))(vldac.resolve(vldac.parse_args(list(argv))))
+    assert discount("--env", "gymcards") == vldac.FAMILY_DISCOUNT["gymcards"]
+    assert discount("--env", "grid") == vldac.FAMILY_DISCOUNT["grid"] != vldac.FAMILY_DISCOUNT["gymcards"]
+    assert discount("--env", "grid", "--gamma", "0.5") == (0.5, vldac.FAMILY_DISCOUNT["grid"][1])
+
+
+def test_gradients_of_policy_and_value_head_are_clipped_separately():
+    actor, value = torch.nn.Parameter(torch.zeros(4)), torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.AdamW([{"params": [actor]}, {"params": [value]}])
+    args = vldac.resolve(vldac.parse_args(["--max-grad-norm", "1.0"]))
+    for joint, actor_norm in ((False, 0.5), (True, 0.5 / math.hypot(0.5, 100.0))):
+        actor.grad, value.grad = torch.full((4,), 0.25), torch.tensor([60.0, 80.0])  # norms 0.5 and 100
+        vldac.clip_gradients(vldac.dataclasses.replace(args, joint_grad_clip=joint), optimizer)
+        assert actor.grad.norm().item() == pytest.approx(actor_norm, rel=1e-5)  # a huge value grad leaves it alone
+        assert value.grad.norm().item() == pytest.approx(1.0 if not joint else 100.0 / math.hypot(0.5, 100.0), rel=1e-5)
+
+
+def test_optimizer_has_no_weight_decay_by_default(setup):
+    """AdamW's default decay (0.01) would pull the trained weights toward zero even with zero gradient."""
+    args, policy, _, _ = setup
+    optimizer = vldac.make_optimizer(args, policy)
+    before = [p.detach().clone() for g in optimizer.param_groups for p in g["params"]]
+    for g in optimizer.param_groups:
+        for p in g["params"]:
+            p.grad = torch.zeros_like(p)
+    optimizer.step()
+    after = [p.detach() for g in optimizer.param_groups for p in g["params"]]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert sum(map(len, (g["params"] for g in optimizer.param_groups))) == len(
+        [p for p in policy.parameters() if p.requires_grad])  # every trainable weight, once
+    policy.zero_grad(set_to_none=True)
 
 
 # --- command line --------------------------------------------------------------------------------
@@ -136,7 +203,7 @@ def test_generation_logprobs_and_values_equal_the_teacher_forced_pass(setup):
                                 return_dict_in_generate=True)
     torch.manual_seed(1)
     replies, logprobs, values = policy.generate(samples)
-    scored, hidden = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
+    scored, _, hidden = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
     for i, reply in enumerate(replies):
         assert torch.equal(reply, out.sequences[i, P:P + len(reply)])  # the same sampler as a plain generate
         assert len(logprobs[i]) == len(reply) and (logprobs[i] < 0).all()
@@ -174,19 +241,20 @@ def test_rollout_parses_replies_into_actions(setup):
     assert set(times) == {"generate", "env", "value"}
 
 
-def rollout_and_update(args, policy, env, rng, warmup):
+def rollout_and_update(args, policy, env, rng, warmup, optimizer=None):
     buf, next_value, data, _ = vldac.rollout(args, policy, env, rng)
-    vldac.score_reference(policy, data, chunk=5)
+    minibatches = vldac.plan_minibatches(args, len(data["samples"]), rng)
+    vldac.score_rollout(args, policy, data, buf["values"], minibatches[0])
     adv, ret = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"], next_value,
                                  args.gamma, args.gae_lambda, buf["final_values"])
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-3)
-    return data, vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], warmup, rng)
+    optimizer = optimizer or vldac.make_optimizer(vldac.dataclasses.replace(args, learning_rate=1e-3), policy)
+    return data, vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], warmup, minibatches)
 
 
 def test_first_minibatch_ratio_is_one_and_kl_starts_at_zero():
     args, policy, env, rng = make_setup()
     data, metrics = rollout_and_update(args, policy, env, rng, warmup=False)
-    assert metrics["losses/first_minibatch_max_abs_ratio_minus_1"] <= 1e-5
+    assert metrics["losses/initial_ratio_dev"] <= 1e-5
     for lp, ref in zip(data["logprobs"], data["ref_logprobs"]):  # reference == policy before any update
         torch.testing.assert_close(lp, ref, atol=1e-5, rtol=0)
     assert all(np.isfinite(v) for v in metrics.values())
@@ -206,7 +274,7 @@ def test_value_loss_gradient_reaches_backbone_only_without_stop_grad(setup, stop
     args, policy, env, _ = setup
     samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
     policy.zero_grad(set_to_none=True)
-    _, hidden = policy.forward(*vldac.collate(samples, pad_id=policy.pad_id))
+    *_, hidden = policy.forward(*vldac.collate(samples, pad_id=policy.pad_id))
     vldac.value_loss(policy.value(hidden, detach=stop_grad), torch.zeros(4), torch.ones(4)).backward()
     backbone = [p.grad for p in policy.model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
     assert (len(backbone) == 0) == stop_grad
@@ -221,7 +289,42 @@ def test_rl4vlm_thought_mask_marks_tokens_before_action(setup):
     mask = policy.thought_mask(reply)
     first_action = int((~mask).nonzero()[0])
     assert '"action"' not in tok.decode(reply[:first_action]) and '"action"' in tok.decode(reply[: first_action + 3])
-    assert not policy.thought_mask(torch.tensor(tok.encode("no json here"))).any()
+    assert not policy.thought_mask(torch.tensor(tok.encode("no json here"))).any()  # no key: all action tokens
+
+
+def test_rl4vlm_thought_mask_splits_at_the_last_action_key(setup):
+    """RL4VLM takes the last `"action":` occurrence: an earlier one inside the thoughts stays a thought token."""
+    _, policy, _, _ = setup
+    tok = policy.processor.tokenizer
+    text = '{"thoughts": "\\"action\\" -", "action": "x", "action": "+"}'
+    reply = torch.tensor(tok.encode(text))
+    mask = policy.thought_mask(reply)
+    first_action = int((~mask).nonzero()[0])
+    assert tok.decode(reply[:first_action]).count('"action":') == 1  # the second key is in the action part
+    assert tok.decode(reply[first_action:]).count('"action"') == 1 and mask[: first_action].all()
+
+
+def test_a_batch_of_one_sample_keeps_the_weights_finite():
+    """--num-envs 1 --num-steps 1: the advantage std of one sample must not be NaN."""
+    args, policy, env, rng = make_setup(num_envs=1, num_steps=1, num_minibatches=1)
+    rollout_and_update(args, policy, env, rng, warmup=False)
+    assert all(torch.isfinite(p).all() for p in policy.parameters())
+
+
+def test_a_processor_without_mm_token_type_ids_is_an_error_with_images(setup, monkeypatch):
+    """Zeros would silently give image tokens text positions (M-RoPE)."""
+    args, policy, env, _ = setup
+    call = type(policy.processor).__call__
+
+    def dropping(self, *a, **kw):
+        enc = call(self, *a, **kw)
+        del enc["mm_token_type_ids"]
+        return enc
+
+    monkeypatch.setattr(type(policy.processor), "__call__", dropping)
+    with pytest.raises(ValueError, match="mm_token_type_ids"):
+        policy.encode([env.prompt(0)])
+    assert policy.encode([([], "text only")])[0]["mm_token_type_ids"].eq(0).all()  # no image: zeros are right
 
 
 def test_smoke_run_writes_metrics(tmp_path):
