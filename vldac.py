@@ -58,14 +58,14 @@ class Args:
     old_logprobs: str = arg("auto", "PPO's old log-probs and values: generate (generate's own pass) | recompute (the "
                                     "update's own forward, batched as its first epoch: ratio == 1 in any dtype) | "
                                     "auto (generate in float32, else recompute)")
-    merge_lora: bool = arg(True, "generate with the LoRA weights merged into the base weights (the update unmerged)")
+    merge_lora: bool = arg(True, "generate with LoRA merged into a copy of the adapted weights (memory for that copy)")
     learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
     end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
     lr_warmup_updates: int = arg(0, "linear LR ramp over the first updates (fresh Adam moments move every weight ~lr)")
     update_epochs: int = arg(2, "PPO epochs per update")
     num_minibatches: int = arg(4, "minibatches per epoch over (step, env) samples")
-    gamma: float = arg(None, "discount over env steps")
-    gae_lambda: float = arg(None, "GAE lambda")
+    gamma: float = arg(None, "discount over env steps (the paper's Table 6: MiniWorld 0.99 or 1, EZPoints 1)")
+    gae_lambda: float = arg(None, "GAE lambda (the paper's Table 6: MiniWorld 0.95 or 0.99, EZPoints 1)")
     clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
     norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards: it scales signal-free batches to noise)")
     loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (RL4VLM as a whole: sequence-level PPO with thought_coef "
@@ -274,7 +274,7 @@ class Policy(nn.Module):
                                          TemperatureLogitsWarper(args.temperature)])
         self.sampler = LogitsProcessorList([*self.full, *[TopPLogitsWarper(args.top_p)] * (args.top_p < 1)])
         model.generation_config = GenerationConfig()  # no hub default (repetition penalty, top-k, min-p) applies
-        for m in model.modules():  # attention dropout is functional: no train/eval switch turns it off
+        for m in model.modules():  # functional attention dropout is on whenever the module trains: zero it
             if isinstance(getattr(m, "attention_dropout", None), float):
                 m.attention_dropout = 0.0
         hidden = model.config.get_text_config().hidden_size
@@ -287,9 +287,8 @@ class Policy(nn.Module):
             self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
 
     def train(self, mode=True):
-        """Dropout (LoRA's included) stays off in every mode: the rollout and the update must score one and
-        the same policy, or the ratio leaves 1 before anything was learned. Train mode keeps what needs it
-        (gradient checkpointing)."""
+        """Dropout (LoRA's included) stays off in every mode, so the rollout and the update score one policy
+        (ratio == 1 before anything is learned); train mode keeps what needs it (gradient checkpointing)."""
         super().train(mode)
         for m in self.modules():
             if isinstance(m, nn.Dropout):
@@ -321,9 +320,9 @@ class Policy(nn.Module):
         log-probs under the sampled distribution (first token included) and V(prompt) from the prefill's
         last hidden state. LoRA runs merged into the base weights."""
         batch, P = collate(samples, pad_id=self.pad_id)
-        config = GenerationConfig(max_new_tokens=self.args.max_new_tokens, do_sample=not greedy, temperature=1.0,
-                                  top_k=0, top_p=1.0, eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
-                                  return_dict_in_generate=True)
+        sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
+        config = GenerationConfig(max_new_tokens=self.args.max_new_tokens, eos_token_id=self.eos_ids,
+                                  pad_token_id=self.pad_id, return_dict_in_generate=True, **sampling)
         scored, prefill = SampledLogprobs(), []
         hook = self.model.get_decoder().norm.register_forward_hook(  # HF's hidden_states[-1] is the final norm's output
             lambda module, args, out: None if prefill else prefill.append(out[:, -1]))
@@ -362,9 +361,8 @@ class Policy(nn.Module):
         return (self.sampler if sampled else self.full)(None, flat).log_softmax(-1).view(logits.shape)
 
     def forward(self, batch, P, model=None):
-        """Teacher-forced pass over prompt + reply -> fp32 log-probs of the reply tokens (B, R) under the sampled
-        distribution, the same under the untruncated one (the KL's; the same tensor unless top-p < 1), and
-        the hidden state at the last prompt token (B, H)."""
+        """Teacher-forced pass over prompt + reply -> fp32 log-probs (B, R) of the reply under the sampled and
+        the untruncated distribution (the KL's; one tensor unless top-p < 1), hidden state at the last prompt token (B, H)."""
         R = batch["input_ids"].shape[1] - P
         out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
                                     logits_to_keep=R + 1)
@@ -418,13 +416,6 @@ def act(policy, env, replies, rng):
 
 
 @torch.no_grad()
-def prompt_values(policy, samples):
-    """V(prompt) per sample: one prompt-only pass."""
-    batch, P = collate(samples, pad_id=policy.pad_id)
-    return policy.value(policy.forward(batch, P)[2]).cpu().numpy()
-
-
-@torch.no_grad()
 def rollout(args, policy, env, rng):
     """num_steps batched env steps, one generate each (it also yields log-probs and values); then one
     value pass for V(s_T) and the final observations of truncated episodes."""
@@ -456,8 +447,9 @@ def rollout(args, policy, env, rng):
         replies += step_replies
         logprobs += step_logprobs
         prompt_texts += [text for _, text in prompts]
-    tic = time.perf_counter()
-    values = prompt_values(policy, policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending])
+    tic = time.perf_counter()  # V(s_T) and V(final observation), one prompt-only pass
+    batch, P = collate(policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending], pad_id=policy.pad_id)
+    values = policy.value(policy.forward(batch, P)[2]).cpu().numpy()
     for (t, i, _), v in zip(pending, values[N:]):
         buf["final_values"][t, i] = v
     times["value"] = time.perf_counter() - tic
@@ -785,7 +777,7 @@ def build_policy(args, env, ckpt=None, rng=None, state=None):
         if state["model"] is not None:
             policy.model.load_state_dict(state["model"])
         policy.value_head.load_state_dict(state["value_head"])
-    return policy.to(args.device)
+    return policy.to(args.device).eval()  # also switches off the dropout that LoRA just added
 
 
 def main(argv=None):
@@ -852,7 +844,10 @@ def main(argv=None):
         if state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         first, global_step = state["update"] + 1, state["global_step"]
-    writer = tensorboard_writer(run_dir)
+    writer = None
+    with contextlib.suppress(ImportError):  # tensorboard is optional; metrics.jsonl is always written
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run_dir))
     bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates)
     with open(run_dir / "metrics.jsonl", "a") as metrics_file, open(run_dir / "transcripts.jsonl", "a") as transcripts:
         def log(m):
@@ -899,12 +894,10 @@ def main(argv=None):
                 m.update({f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()})
             log(m)
             if args.transcripts_every and (update_idx % args.transcripts_every == 0 or last):
-                texts = policy.decode(data["replies"][:4])
-                for i, text in enumerate(texts):
+                for i, text in enumerate(policy.decode(data["replies"][:4])):
                     transcripts.write(json.dumps({"update": update_idx, "env": i, "prompt": data["prompt_texts"][i],
-                                                  "reply": text, "action": int(buf["actions"][0, i]),
-                                                  "valid": bool(buf["valid"][0, i]),
-                                                  "reward": float(buf["rewards"][0, i])}) + "\n")
+                                                  "reply": text, "action": int(buf["actions"][0, i]), "valid": bool(
+                                                      buf["valid"][0, i]), "reward": float(buf["rewards"][0, i])}) + "\n")
                 transcripts.flush()
             if last or (args.checkpoint_every and update_idx % args.checkpoint_every == 0):
                 save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step)
@@ -912,14 +905,6 @@ def main(argv=None):
             tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
     env.close()
     return m
-
-
-def tensorboard_writer(run_dir):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional; metrics.jsonl is always written
-        return None
-    return SummaryWriter(str(run_dir))
 
 
 if __name__ == "__main__":

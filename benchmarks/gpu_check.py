@@ -1,12 +1,13 @@
 """GPU checks, in one script (CUDA needed; nothing in tests/ or CI depends on it):
 
 1. the tiny model (bf16, LoRA) and a tiny local Qwen2.5-VL checkpoint (`--model <path>`, bf16 and LoRA
-   by default on CUDA) train for a few updates through `vldac.py`: parameter dtypes, the first
-   minibatch's |ratio - 1| (bf16 generate vs bf16 teacher-forced pass), checkpoint + eval-only;
+   by default on CUDA) train for a few updates through `vldac.py`: parameter dtypes,
+   losses/initial_ratio_dev (bf16: old log-probs recomputed by default), checkpoint + eval-only;
 2. real-size throughput: Qwen2-VL-2B's and -7B's configs with random weights in bf16 with LoRA on
-   NumberLine at the env's default 300 px: one rollout step (batched generate), the reference pass and
+   NumberLine at the env's default 300 px: one rollout step (batched generate), the scoring pass and
    one update, per phase, with peak GPU memory (random weights never stop early: every reply is
-   --max-new-tokens long);
+   --max-new-tokens long), for the old generate (every step's logits and hidden states, LoRA unmerged,
+   generate's log-probs) and the new one with --old-logprobs generate and recompute;
 3. `benchmarks/bench_rollout.py --device cuda` (tiny model);
 4. the default run `python vldac.py --env gymcards --device cuda` (tiny model, fp32): time to >= 0.9.
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import vldac  # noqa: E402
+from bench_rollout import legacy_generate  # noqa: E402
 from make_tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
 QWEN2_VL = {  # text / vision sizes of the released checkpoints' configs
@@ -87,8 +89,8 @@ def part1(a, out):
         run_dir = out / name.split(",")[0].replace(" ", "_")
         metrics, wall = run_vldac([*common, *argv], run_dir, timeout=240)
         for m in metrics:
-            print(f"  update {m['update']}: first-minibatch max|ratio-1| "
-                  f"{m['losses/first_minibatch_max_abs_ratio_minus_1']:.2e}, approx_kl {m['losses/approx_kl']:.2e}, "
+            print(f"  update {m['update']}: initial_ratio_dev "
+                  f"{m['losses/initial_ratio_dev']:.2e}, approx_kl {m['losses/approx_kl']:.2e}, "
                   f"ref_kl {m['losses/ref_kl']:.2e}, invalid {m['charts/invalid_action_rate']:.2f}, "
                   f"SPS {m['charts/SPS']:.1f}, generate {m['time/generate']:.2f} s, update {m['time/update']:.2f} s")
         res = subprocess.run([sys.executable, str(ROOT / "vldac.py"), "--eval-only", "--checkpoint", str(run_dir),
@@ -99,7 +101,7 @@ def part1(a, out):
             print(res.stderr[-2000:])
 
 
-def real_size(size, num_envs, max_new_tokens):
+def real_size(size, num_envs, max_new_tokens, variant):
     """A Qwen2-VL-sized model with random weights (bf16, LoRA, gradient checkpointing) through the
     real rollout / reference / update code; only loading is replaced."""
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -107,7 +109,7 @@ def real_size(size, num_envs, max_new_tokens):
 
     argv = ["--model", f"random-qwen2-vl-{size}", "--device", DEVICE, "--num-envs", str(num_envs),
             "--num-steps", "1", "--max-new-tokens", str(max_new_tokens), "--num-minibatches", "4",
-            "--total-timesteps", str(num_envs)]
+            "--total-timesteps", str(num_envs), "--old-logprobs", "recompute" if variant == "recompute" else "generate"]
     args = vldac.resolve(vldac.parse_args(argv))
     env = vldac.make_env(args, num_envs, 0)
     env.reset(seed=0)
@@ -142,6 +144,8 @@ def real_size(size, num_envs, max_new_tokens):
     finally:
         vldac.load_vlm = real_load
     policy.freeze_reference()
+    if variant == "before":
+        policy.generate = lambda samples, greedy=False: legacy_generate(policy, samples, greedy)
     n_params = sum(p.numel() for p in policy.model.parameters())
     optimizer = vldac.make_optimizer(args, policy)
     rng = np.random.default_rng(0)
@@ -151,22 +155,23 @@ def real_size(size, num_envs, max_new_tokens):
         buf, next_value, data, times = vldac.rollout(args, policy, env, rng)
         sync()
         tic = time.perf_counter()
-        vldac.score_reference(policy, data, max(1, num_envs // args.num_minibatches))
+        minibatches = vldac.plan_minibatches(args, num_envs, rng)
+        vldac.score_rollout(args, policy, data, buf["values"], minibatches[0])
         sync()
         t_ref = time.perf_counter() - tic
         adv, ret = vldac.compute_gae(buf["rewards"], buf["values"], buf["terminated"], buf["truncated"],
                                      next_value, args.gamma, args.gae_lambda, buf["final_values"])
         tic = time.perf_counter()
-        m = vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], False, rng)
+        m = vldac.update(args, policy, optimizer, data, adv, ret, buf["values"], False, minibatches)
         sync()
         t_upd = time.perf_counter() - tic
         tokens = sum(len(r) for r in data["replies"])
         if rep:
             rows.append((times["generate"], tokens / times["generate"], times["value"], t_ref, t_upd,
-                         m["losses/first_minibatch_max_abs_ratio_minus_1"]))
+                         m["losses/initial_ratio_dev"]))
     prompt_len = len(data["samples"][0]["input_ids"])
     med = np.median(np.array(rows), axis=0)
-    print(f"| Qwen2-VL-{size} config ({n_params / 1e9:.2f}B, random) | {num_envs} | {prompt_len} | {max_new_tokens} "
+    print(f"| Qwen2-VL-{size} config ({n_params / 1e9:.2f}B, random) | {variant} | {num_envs} | {prompt_len} | {max_new_tokens} "
           f"| {med[0]:.2f} | {med[1]:.0f} | {med[2]:.2f} | {med[3]:.2f} | {med[4]:.2f} | {med[5]:.2e} "
           f"| {torch.cuda.max_memory_allocated() / 2**30 if DEVICE.startswith('cuda') else float('nan'):.1f} |", flush=True)
     del policy, optimizer
@@ -198,11 +203,14 @@ def main():
 
 
 def part2(a, out):
-    section("2. real-size throughput: one env step for all envs, its reference pass, one update (2 epochs x 4 minibatches)")
-    print("| model | envs | prompt tokens | reply tokens | generate s | reply tokens/s | V(s_T) pass s "
-          "| reference s | update s | first-minibatch max abs(ratio-1) | peak GiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    section("2. real-size throughput: one env step for all envs, its scoring pass, one update (2 epochs x 4 minibatches)")
+    print("before: every step's logits + hidden states, LoRA unmerged, generate's log-probs; generate / recompute: "
+          "the lean generate, LoRA merged, --old-logprobs generate / recompute")
+    print("| model | generate | envs | prompt tokens | reply tokens | generate s | reply tokens/s | V(s_T) pass s "
+          "| scoring s | update s | initial_ratio_dev | peak GiB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes.split(","):
-        real_size(size, num_envs=32, max_new_tokens=64)
+        for variant in ("before", "generate", "recompute"):
+            real_size(size, num_envs=32, max_new_tokens=64, variant=variant)
 
 
 def part3(a, out):
