@@ -55,9 +55,8 @@ class Args:
     temperature: float = arg(1.0, "sampling temperature; log-probs are scored at the same temperature")
     top_p: float = arg(1.0, "nucleus sampling; the ratio scores the truncated, renormalised distribution that was sampled")
     max_new_tokens: int = arg(256, "reply length limit")
-    old_logprobs: str = arg("auto", "PPO's old log-probs and values: generate (generate's own pass) | recompute (the "
-                                    "update's own forward, batched as its first epoch: ratio == 1 in any dtype) | "
-                                    "auto (generate in float32, else recompute)")
+    old_logprobs: str = arg("auto", "PPO's old log-probs and values: generate (its own pass) | recompute (the update's "
+                                    "forward, in its first epoch's batches: exact in any dtype) | auto (float32: generate)")
     merge_lora: bool = arg(True, "generate with LoRA merged into a copy of the adapted weights (memory for that copy)")
     learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
     end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
@@ -97,8 +96,7 @@ class Args:
     checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only")
 
 
-# the defaults that depend on --loss: VL-DAC's (the paper's Table 6) and RL4VLM's (its code: value gradients into
-# the backbone, no KL, no value warm-up, a clipped value loss weighted 0.5, one joint grad clip)
+# the defaults that depend on --loss: VL-DAC's (the paper's Table 6) and RL4VLM's (its code)
 LOSS_DEFAULTS = {"vldac": dict(kl_coef=0.05, vf_coef=0.15, clip_vloss=False, value_warmup_updates=2, stop_grad=True,
                                joint_grad_clip=False),
                  "rl4vlm": dict(kl_coef=0.0, vf_coef=0.5, clip_vloss=True, value_warmup_updates=0, stop_grad=False,
@@ -305,8 +303,7 @@ class Policy(nn.Module):
         if images and "mm_token_type_ids" not in enc:  # zeros would give image tokens text positions (M-RoPE)
             raise ValueError(f"{type(self.processor).__name__} returned no mm_token_type_ids for a prompt with images")
         keep, types = enc["attention_mask"].bool(), enc.get("mm_token_type_ids", torch.zeros_like(enc["input_ids"]))
-        samples = [{"input_ids": enc["input_ids"][i][keep[i]], "mm_token_type_ids": types[i][keep[i]]}
-                   for i in range(len(prompts))]
+        samples = [{"input_ids": ids[k], "mm_token_type_ids": ty[k]} for ids, ty, k in zip(enc["input_ids"], types, keep)]
         if images:  # pixel_values holds all images' patches back to back
             grids = enc["image_grid_thw"].split([len(ims) for ims, _ in prompts])
             pixels = enc["pixel_values"].split([int(g.prod(-1).sum()) for g in grids])
