@@ -3,6 +3,7 @@
     python vldac.py --env gymcards                                   # tiny built-in VLM, CPU, offline
     python vldac.py --env gymcards --task points24 --model Qwen/Qwen2-VL-2B-Instruct
     python vldac.py --env gymcards --loss rl4vlm --thought-coef 0.5  # the RL4VLM baseline
+    torchrun --nproc_per_node 8 vldac.py --env gymcards --model ...  # 8 GPUs: env shards, DDP
 
 Per env step the VLM reads the prompt s_t (images + text) and samples a whole JSON reply a_t. The
 critic is an MLP on the last prompt token's hidden state, detached from the backbone: one value per
@@ -11,13 +12,13 @@ which every reply token of step t carries the same advantage A_t, plus a per-tok
 initial policy. Read top to bottom: args -> model -> rollout -> GAE -> losses -> update -> main.
 """
 import argparse
+import bisect
 import contextlib
 import copy
 import dataclasses
 import json
 import math
 import os
-import random
 import re
 import shutil
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from tqdm import tqdm
 from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList, SuppressTokensLogitsProcessor,
@@ -32,6 +34,7 @@ from transformers import (GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 import envs
 from envs import _C
+from tiny_vlm import build_tiny_vlm, image_only_processor
 
 
 # --- args -----------------------------------------------------------------------------------------
@@ -113,18 +116,19 @@ def parse_args(argv=None):
             doc += " (default: " + ", ".join(f"{k} {v[f.name]}" for k, v in LOSS_DEFAULTS.items()) + ")"
         elif f.name in ("gamma", "gae_lambda"):
             doc += " (default per env: " + ", ".join(f"{k} {v[f.name == 'gae_lambda']}" for k, v in FAMILY_DISCOUNT.items()) + ")"
-        if f.type is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=doc)
-        else:
-            p.add_argument(flag, type=f.type, default=f.default, help=doc)
-    args = Args(**vars(p.parse_args(argv)))
+        kind = dict(action=argparse.BooleanOptionalAction) if f.type is bool else dict(type=f.type)
+        p.add_argument(flag, default=f.default, help=doc, **kind)
+    args, world = Args(**vars(p.parse_args(argv))), int(os.environ.get("WORLD_SIZE", 1))
     problems = [msg for bad, msg in [
         (args.num_envs < 1 or args.num_steps < 1, "--num-envs and --num-steps must be >= 1"),
+        (args.num_envs % world, f"--num-envs must be divisible by the number of processes ({world})"),
         (args.total_timesteps < args.num_envs * args.num_steps, "--total-timesteps must cover one update"),
-        (not 1 <= args.num_minibatches <= args.num_envs * args.num_steps, "--num-minibatches must be in 1..batch size"),
+        (not 1 <= args.num_minibatches <= args.num_envs * args.num_steps // world,
+         "--num-minibatches must be in 1..batch size (per process)"),
         (args.temperature <= 0 or not 0 < args.top_p <= 1, "--temperature must be > 0 and --top-p in (0, 1]"),
         (args.max_new_tokens < 1 or args.update_epochs < 1, "--max-new-tokens and --update-epochs must be >= 1"),
         (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
+        (args.eval_only and args.model == "tiny" and not args.checkpoint, "--eval-only with the tiny model needs --checkpoint"),
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
         (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
         (args.old_logprobs not in ("auto", "generate", "recompute"), "--old-logprobs must be auto, generate or recompute"),
@@ -139,66 +143,36 @@ def parse_args(argv=None):
     return args
 
 
+# --- many processes: torchrun, one per GPU --------------------------------------------------------
+def init_distributed(args):
+    """Under torchrun: join the process group (nccl on CUDA, gloo on CPU), one GPU per process. Each rank
+    then steps its own num_envs / world_size envs and DDP averages the gradients. Without torchrun: a no-op."""
+    if "WORLD_SIZE" not in os.environ:
+        return args
+    cuda, local = args.device.startswith("cuda"), int(os.environ["LOCAL_RANK"])
+    if cuda:
+        torch.cuda.set_device(local)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return dataclasses.replace(args, device=f"cuda:{local}" if cuda else args.device)
+
+
+def rank_world():
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def gather(items):
+    """Every rank's list, concatenated in rank order, on every rank: for global statistics."""
+    if not dist.is_initialized():
+        return list(items)
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, list(items))
+    return [x for part in parts for x in part]
+
+
 # --- model: a VLM policy with a step-level value head --------------------------------------------
-QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                       "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
-TINY_CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
-    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
 def reply_text(thoughts, action):
     """The reply format every prompt asks for."""
     return json.dumps({"thoughts": thoughts, "action": action})
-
-
-def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64, tokenizer_dir=None):
-    """A ~0.6M-parameter Qwen2-VL made in code (no download): a byte-level BPE tokenizer trained on
-    `corpus` (or loaded from tokenizer_dir), the real Qwen2-VL processor / chat template / generate
-    path, random weights."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
-    from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil
-
-    if tokenizer_dir:
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
-    else:
-        bpe = Tokenizer(models.BPE())
-        bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-        bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-            vocab_size=512, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-        tokenizer = PreTrainedTokenizerFast(
-            tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
-            chat_template=TINY_CHAT_TEMPLATE, extra_special_tokens=QWEN_SPECIAL_TOKENS[1:2] + QWEN_SPECIAL_TOKENS[3:])
-
-    processor = image_only_processor(Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=112 * 112), tokenizer,
-                                     TINY_CHAT_TEMPLATE)
-    ids = tokenizer.convert_tokens_to_ids
-    half = hidden // heads // 2  # mrope sections (temporal, height, width) must sum to head_dim / 2
-    mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
-    config = Qwen2VLConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads // 2,
-                         bos_token_id=ids("<|endoftext|>"),
-                         eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"),
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}),
-        vision_config=dict(depth=vision_depth, embed_dim=vision_dim, hidden_size=hidden, num_heads=4, mlp_ratio=2),
-        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
-    return Qwen2VLForConditionalGeneration(config), processor
-
-
-def image_only_processor(image_processor, tokenizer, chat_template):
-    """Qwen2-VL's processor without the video processor it insists on (which needs torchvision)."""
-    from transformers.models.qwen2_vl import Qwen2VLProcessor
-
-    class ImageOnlyProcessor(Qwen2VLProcessor):
-        def __init__(self, image_processor, tokenizer, chat_template=None):
-            super().__init__(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
-    return ImageOnlyProcessor(image_processor, tokenizer, chat_template)
 
 
 def load_vlm(args, corpus, ckpt=None):
@@ -357,17 +331,20 @@ class Policy(nn.Module):
         flat = logits.float().flatten(0, -2)  # the processors work on (rows, V)
         return (self.sampler if sampled else self.full)(None, flat).log_softmax(-1).view(logits.shape)
 
-    def forward(self, batch, P, model=None):
+    def forward(self, batch, P, model=None, detach=True, actor_grad=True):
         """Teacher-forced pass over prompt + reply -> fp32 log-probs (B, R) of the reply under the sampled and
-        the untruncated distribution (the KL's; one tensor unless top-p < 1), hidden state at the last prompt token (B, H)."""
+        the untruncated distribution (the KL's; one tensor unless top-p < 1), and V(prompt) (B,). With
+        actor_grad=False only the value head is differentiated (the value warm-up)."""
         R = batch["input_ids"].shape[1] - P
-        out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
-                                    logits_to_keep=R + 1)
+        with torch.set_grad_enabled(actor_grad and torch.is_grad_enabled()):
+            out = (model or self.model)(**self.to_device(batch), output_hidden_states=True, use_cache=False,
+                                        logits_to_keep=R + 1)
         logits, targets = out.logits[:, :-1], batch["input_ids"][:, P:, None].to(out.logits.device)  # j predicts j + 1
         pad = batch["attention_mask"][:, P:].to(logits.device) == 0  # pad targets may be suppressed (-inf)
         score = lambda sampled: self.log_dist(logits, sampled).gather(-1, targets).squeeze(-1).masked_fill(pad, 0.0)
         logprobs = score(True)
-        return logprobs, logprobs if self.args.top_p == 1 else score(False), out.hidden_states[-1][:, P - 1]
+        full = logprobs if self.args.top_p == 1 else score(False)
+        return logprobs, full, self.value(out.hidden_states[-1][:, P - 1], detach)
 
     def value(self, hidden, detach=True):
         return self.value_head(hidden.detach().float() if detach else hidden.float()).squeeze(-1)
@@ -388,18 +365,14 @@ class Policy(nn.Module):
     def thought_mask(self, reply):
         """RL4VLM: the tokens before the one that starts the last `"action":` are thought tokens, the rest
         action tokens. A reply without that key (cut off or malformed) is all action tokens: weight 1."""
-        text = self.processor.tokenizer.decode(reply, skip_special_tokens=True)
-        keys = list(re.finditer(r'"action"\s*:', text))
-        start, lo, hi = keys[-1].start() if keys else -1, 0, len(reply)
-        if start < 0:
+        tok = self.processor.tokenizer
+        keys = list(re.finditer(r'"action"\s*:', tok.decode(reply, skip_special_tokens=True)))
+        if not keys:
             return torch.zeros(len(reply), dtype=torch.bool)
-        while lo < hi:  # first k whose prefix decodes past `start`
-            mid = (lo + hi) // 2
-            if len(self.processor.tokenizer.decode(reply[: mid + 1], skip_special_tokens=True)) > start:
-                hi = mid
-            else:
-                lo = mid + 1
-        return torch.arange(len(reply)) < lo
+        # the first token whose prefix decodes past the key's start (prefix lengths grow with k)
+        first = bisect.bisect_right(range(len(reply)), keys[-1].start(),
+                                    key=lambda k: len(tok.decode(reply[: k + 1], skip_special_tokens=True)))
+        return torch.arange(len(reply)) < first
 
 
 # --- rollout: all envs step together ---------------------------------------------------------------
@@ -446,7 +419,7 @@ def rollout(args, policy, env, rng):
         prompt_texts += [text for _, text in prompts]
     tic = time.perf_counter()  # V(s_T) and V(final observation), one prompt-only pass
     batch, P = collate(policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending], pad_id=policy.pad_id)
-    values = policy.value(policy.forward(batch, P)[2]).cpu().numpy()
+    values = policy.forward(batch, P)[2].cpu().numpy()
     for (t, i, _), v in zip(pending, values[N:]):
         buf["final_values"][t, i] = v
     times["value"] = time.perf_counter() - tic
@@ -469,10 +442,7 @@ def compute_gae_reference(rewards, values, terminated, truncated, next_value, ga
     for t in reversed(range(T)):
         next_values = next_value if t == T - 1 else values[t + 1]
         adv = rewards[t] + gamma * next_values - values[t] + gamma * gae_lambda * carry
-        if final_values is not None:
-            truncated_adv = rewards[t] + gamma * final_values[t] - values[t]
-        else:
-            truncated_adv = np.zeros_like(adv)
+        truncated_adv = rewards[t] + gamma * final_values[t] - values[t] if final_values is not None else 0 * adv
         adv = np.where(truncated[t], truncated_adv, adv)
         adv = np.where(terminated[t], rewards[t] - values[t], adv)
         advantages[t] = carry = adv
@@ -557,32 +527,35 @@ def score_rollout(args, policy, data, values, minibatches):
         batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
         ref = policy.ref_logprobs(batch, P).cpu()
         if args.old_logprobs == "recompute":
-            logprobs, _, hidden = policy.forward(batch, P)
-            values.reshape(-1)[mb] = policy.value(hidden).cpu().numpy()
+            logprobs, _, value = policy.forward(batch, P)
+            values.reshape(-1)[mb] = value.cpu().numpy()
         for j, i in enumerate(mb):
             data["ref_logprobs"][i] = ref[j, : len(data["replies"][i])]
             if args.old_logprobs == "recompute":
                 data["logprobs"][i] = logprobs[j, : len(data["replies"][i])].cpu()
 
 
-def update(args, policy, optimizer, data, advantages, returns, values, warmup, minibatches):
-    """update_epochs x minibatches over (step, env) samples. Warm-up updates train only the value head."""
+def update(args, policy, optimizer, data, advantages, returns, values, warmup, minibatches, ddp=None):
+    """update_epochs x minibatches over (step, env) samples. Warm-up updates train only the value head. Under
+    torchrun every rank passes its shard and ddp (the DDP-wrapped policy): minibatch k is the union of every
+    rank's k-th (equal sizes), so DDP's gradient average is the gradient of the loss over that union."""
     policy.train()
     b_adv = torch.as_tensor(advantages.reshape(-1))
-    if args.norm_adv:
-        b_adv = (b_adv - b_adv.mean()) / (b_adv.std(correction=0) + 1e-8)  # population std: a batch of 1 is 0, not NaN
+    if args.norm_adv:  # over all ranks' samples; population std: a batch of 1 is 0, not NaN
+        every = torch.tensor(gather(advantages.reshape(-1).tolist()))
+        b_adv = (b_adv - every.mean()) / (every.std(correction=0) + 1e-8)
     b_returns, b_values = torch.as_tensor(returns.reshape(-1)), torch.as_tensor(values.reshape(-1))
     log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
     for epoch in minibatches:
         for mb in epoch:
             batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
-            logprobs, full_logprobs, hidden = policy.forward(batch, P)
+            logprobs, full_logprobs, newvalue = (ddp or policy)(batch, P, detach=args.stop_grad or warmup,
+                                                                actor_grad=not warmup)
             device = logprobs.device
             reply_mask = batch["attention_mask"][:, P:].bool().to(device)
             old = pad_right([data["logprobs"][i] for i in mb]).to(device)
             ref = pad_right([data["ref_logprobs"][i] for i in mb]).to(device)
             adv, ret, old_v = (x[mb].to(device) for x in (b_adv, b_returns, b_values))
-            newvalue = policy.value(hidden, detach=args.stop_grad or warmup)
             v_loss = value_loss(newvalue, old_v, ret, args.clip_coef if args.clip_vloss else None)
             if args.loss == "vldac":
                 pg_loss, ratio = vldac_policy_loss(logprobs, old, adv, reply_mask, args.clip_coef)
@@ -606,9 +579,11 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, m
                     log["ratio_first"].append((ratio - 1).abs()[token_mask].max().item())
             for k, v in (("policy_loss", pg_loss), ("value_loss", v_loss), ("ref_kl", ref_kl)):
                 log[k].append(v.item())
-    y, v = returns.reshape(-1), values.reshape(-1)
     out = {f"losses/{k}": float(np.mean(x)) for k, x in log.items() if k != "ratio_first"}
     out["losses/initial_ratio_dev"] = log["ratio_first"][0]  # max |ratio - 1| on the first minibatch: PPO-exact if ~0
+    ranks = gather([out])
+    out = {k: float((max if k.endswith("ratio_dev") else np.mean)([r[k] for r in ranks])) for k in out}
+    y, v = (np.array(gather(x.reshape(-1).tolist()), np.float32) for x in (returns, values))
     out["losses/explained_variance"] = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
     return out
 
@@ -630,7 +605,7 @@ def format_warmup(args, policy, env, rng):
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
     tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
     policy.train()
-    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False):
+    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False, disable=rank_world()[0] > 0):
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
         actions = rng.integers(len(env.action_symbols), size=env.num_envs)
         thoughts = [env.caption(i) if args.caption_warmup else "" for i in range(env.num_envs)]
@@ -648,13 +623,15 @@ def format_warmup(args, policy, env, rng):
 @torch.no_grad()
 def evaluate(args, policy, num_episodes, greedy=False):
     """Success rate and mean return over `num_episodes` fresh episodes on seeds disjoint from training.
-    Each eval env contributes the same number of episodes, so short episodes are not over-counted."""
+    Each eval env contributes the same number of episodes, so short episodes are not over-counted. Under
+    torchrun each rank plays its share of the eval envs (env i has seed + 1_000_000 + i, as in one process)."""
     policy.eval()
-    n = min(args.num_envs, num_episodes)
-    quota = math.ceil(num_episodes / n)
-    env = make_env(args, n, seed=args.seed + 1_000_000)
+    rank, world = rank_world()
+    n = max(1, min(args.num_envs, num_episodes) // world)
+    quota = math.ceil(num_episodes / (n * world))
+    env = make_env(args, n, seed=args.seed + 1_000_000 + rank * n)
     env.reset()
-    rng = np.random.default_rng(args.seed + 1_000_000)
+    rng = np.random.default_rng(args.seed + 1_000_000 + rank * n)
     done, returns, successes, valid = np.zeros(n, int), [], [], []
     while (done < quota).any():
         replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)[0]
@@ -667,20 +644,25 @@ def evaluate(args, policy, num_episodes, greedy=False):
                 successes.append(bool(infos["episode"]["success"][i]))
                 done[i] += 1
     env.close()
+    returns, successes, valid = gather(returns), gather(successes), gather(np.concatenate(valid).tolist())
     n, p = len(successes), float(np.mean(successes))
     half = 1.96 * math.sqrt(p * (1 - p) / n + 0.9604 / n**2) / (1 + 3.8416 / n)  # Wilson score interval
     center = (p + 1.9208 / n) / (1 + 3.8416 / n)
     ret_half = 1.96 * float(np.std(returns, ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
     return {"success_rate": p, "success_ci95_low": min(p, max(0.0, center - half)),
-            "success_ci95_high": max(p, min(1.0, center + half)),
-            "episodic_return": float(np.mean(returns)), "episodic_return_ci95": ret_half,
-            "invalid_action_rate": float(1 - np.concatenate(valid).mean()), "episodes": n}
+            "success_ci95_high": max(p, min(1.0, center + half)), "episodic_return": float(np.mean(returns)),
+            "episodic_return_ci95": ret_half, "invalid_action_rate": float(1 - np.mean(valid)), "episodes": n}
 
 
 # --- checkpoints: atomic, resumable, loadable by transformers / peft -------------------------------
 def save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step, keep=2):
     """Write ckpt-<update>/ under a temporary name, rename it (atomic), then repoint `latest` (atomic):
-    a kill at any moment leaves `latest` naming a complete checkpoint."""
+    a kill at any moment leaves `latest` naming a complete checkpoint. Rank 0 writes it, with every rank's
+    env snapshot and random states (the model and optimizer are the same on all ranks)."""
+    ranks = gather([{"env": env.get_snapshot(), "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}])
+    if rank_world()[0]:
+        return
     name = f"ckpt-{update_idx:06d}"
     tmp = run_dir / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -691,10 +673,7 @@ def save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx,
         "model": policy.model.state_dict() if policy.args.model == "tiny" or not policy.args.lora else None,
         "reference": None if policy.reference is None else policy.reference.state_dict(),
         "value_head": policy.value_head.state_dict(), "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(), "env": env.get_snapshot(),
-        "rng": {"python": random.getstate(), "numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-    }, tmp / "state.pt")
+        "scheduler": scheduler.state_dict(), "ranks": ranks}, tmp / "state.pt")
     shutil.rmtree(run_dir / name, ignore_errors=True)
     os.replace(tmp, run_dir / name)
     (run_dir / ".latest.tmp").write_text(name)
@@ -768,8 +747,7 @@ def build_policy(args, env, ckpt=None, rng=None, state=None):
                 r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                 target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"))
     if args.model != "tiny" and args.device.startswith("cuda"):
-        policy.model.gradient_checkpointing_enable()
-        policy.model.enable_input_require_grads()
+        policy.model.gradient_checkpointing_enable({"use_reentrant": False})  # re-entrant breaks DDP
     if state:
         if state["model"] is not None:
             policy.model.load_state_dict(state["model"])
@@ -788,7 +766,10 @@ def main(argv=None):
                                    eval_episodes=cli.eval_episodes, device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
-    random.seed(args.seed)
+    args = init_distributed(args)
+    rank, world = rank_world()
+    if cli.resume and len(state.get("ranks", ())) != world:  # none: an older vldac's checkpoint
+        raise SystemExit(f"error: {ckpt} holds the state of {len(state.get('ranks', ()))} processes; resume it with as many, not {world}")
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     try:
@@ -796,33 +777,40 @@ def main(argv=None):
     except ValueError as e:  # unknown env/task or a bad env option
         raise SystemExit(f"error: {e}") from None
     env.reset(seed=args.seed)
-    try:
+    try:  # every rank builds the same policy: the same seed, the same (global) envs
         policy = build_policy(args, env, ckpt, rng, state)
     except OSError as e:  # --model is neither a model folder nor a reachable hub id
         raise SystemExit(f"error: cannot load --model {args.model}: {e}") from None
-    env.reset(seed=args.seed)
+    shard = args.num_envs // world
+    if world > 1:  # then steps its own shard of the envs (env i keeps seed + i), with its own randomness
+        env.close()
+        env, rng = make_env(args, shard, args.seed + rank * shard), np.random.default_rng([args.seed, rank])
+        torch.manual_seed(int(rng.integers(2**62)))
+    env.reset(seed=args.seed + rank * shard)
     if args.eval_only:
-        if ckpt is None and args.model == "tiny":
-            raise SystemExit("error: --eval-only with the tiny model needs --checkpoint")
         result = {mode: evaluate(args, policy, args.eval_episodes, greedy=mode == "greedy") for mode in ("sampled", "greedy")}
-        print(json.dumps(result, indent=1))
-        if ckpt:
-            (ckpt / "eval.json").write_text(json.dumps(result, indent=1))
+        if rank == 0:
+            print(json.dumps(result, indent=1))
+            if ckpt:
+                (ckpt / "eval.json").write_text(json.dumps(result, indent=1))
         return result
 
     run_dir = Path(args.run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
-        for log in ("metrics.jsonl", "transcripts.jsonl"):  # drop what a killed run logged after its checkpoint
-            if state and (run_dir / log).exists():
-                lines = (run_dir / log).read_text().splitlines(keepends=True)
-                (run_dir / log).write_text("".join(line for line in lines if line.endswith("\n") and
-                                                   json.loads(line)["update"] <= state["update"]))
-    except OSError as e:
-        raise SystemExit(f"error: cannot write the run dir {run_dir}: {e}")
-    print(json.dumps(dataclasses.asdict(args)))
+    if rank == 0:  # rank 0 writes the run dir
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
+            for log in ("metrics.jsonl", "transcripts.jsonl"):  # drop what a killed run logged after its checkpoint
+                if state and (run_dir / log).exists():
+                    lines = (run_dir / log).read_text().splitlines(keepends=True)
+                    (run_dir / log).write_text("".join(line for line in lines if line.endswith("\n") and
+                                                       json.loads(line)["update"] <= state["update"]))
+        except OSError as e:
+            raise SystemExit(f"error: cannot write the run dir {run_dir}: {e}")
+        print(json.dumps(dataclasses.asdict(args)))
     policy.freeze_reference()
+    # the value warm-up leaves the actor's weights unused: find_unused_parameters keeps their gradients None
+    ddp = nn.parallel.DistributedDataParallel(policy, find_unused_parameters=True) if dist.is_initialized() else None
 
     batch_size = args.num_envs * args.num_steps
     num_updates = args.total_timesteps // batch_size
@@ -834,19 +822,20 @@ def main(argv=None):
             policy.reference.load_state_dict(state["reference"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        env.set_snapshot(state["env"])
-        random.setstate(state["rng"]["python"])
-        rng.bit_generator.state = state["rng"]["numpy"]
-        torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        mine = state["ranks"][rank]
+        env.set_snapshot(mine["env"])
+        rng.bit_generator.state = mine["rng"]["numpy"]
+        torch.set_rng_state(mine["rng"]["torch"])
+        if mine["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(mine["rng"]["cuda"])
         first, global_step = state["update"] + 1, state["global_step"]
     writer = None
     with contextlib.suppress(ImportError):  # tensorboard is optional; metrics.jsonl is always written
         from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(run_dir))
-    bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates)
-    with open(run_dir / "metrics.jsonl", "a") as metrics_file, open(run_dir / "transcripts.jsonl", "a") as transcripts:
+        writer = SummaryWriter(str(run_dir)) if rank == 0 else None
+    bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates, disable=rank > 0)
+    logs = [run_dir / name if rank == 0 else os.devnull for name in ("metrics.jsonl", "transcripts.jsonl")]
+    with open(logs[0], "a") as metrics_file, open(logs[1], "a") as transcripts:
         def log(m):
             metrics_file.write(json.dumps(m) + "\n")
             metrics_file.flush()
@@ -862,7 +851,7 @@ def main(argv=None):
             buf, next_value, data, times = rollout(args, policy, env, rng)
             global_step += batch_size
             t_score = time.perf_counter()
-            minibatches = plan_minibatches(args, batch_size, rng)
+            minibatches = plan_minibatches(args, shard * args.num_steps, rng)
             score_rollout(args, policy, data, buf["values"], minibatches[0])
             if args.loss == "rl4vlm":
                 data["thought_mask"] = [policy.thought_mask(r) for r in data["replies"]]
@@ -872,16 +861,16 @@ def main(argv=None):
                                               buf["final_values"] if args.truncation_bootstrap else None)
             t_upd = time.perf_counter()
             m = update(args, policy, optimizer, data, advantages, returns, buf["values"],
-                       warmup=update_idx <= args.value_warmup_updates, minibatches=minibatches)
+                       warmup=update_idx <= args.value_warmup_updates, minibatches=minibatches, ddp=ddp)
             times["update"] = time.perf_counter() - t_upd
             scheduler.step()
-            episodes = data["episodes"]
+            episodes = gather(data["episodes"])
             m.update({
                 "global_step": global_step, "update": update_idx, "time/elapsed": time.perf_counter() - start,
                 "charts/learning_rate": optimizer.param_groups[0]["lr"],
                 "charts/SPS": batch_size / (time.perf_counter() - tic),
-                "charts/invalid_action_rate": float(1 - buf["valid"].mean()),
-                "charts/reply_tokens": float(np.mean([len(r) for r in data["replies"]])),
+                "charts/invalid_action_rate": float(1 - np.mean(gather(buf["valid"].reshape(-1).tolist()))),
+                "charts/reply_tokens": float(np.mean(gather([len(r) for r in data["replies"]]))),
                 "charts/episodes": len(episodes),
                 "charts/success_rate": float(np.mean([s for _, s in episodes])) if episodes else float("nan"),
                 "charts/episodic_return": float(np.mean([r for r, _ in episodes])) if episodes else float("nan"),
@@ -891,7 +880,7 @@ def main(argv=None):
                 m.update({f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()})
             log(m)
             if args.transcripts_every and (update_idx % args.transcripts_every == 0 or last):
-                for i, text in enumerate(policy.decode(data["replies"][:4])):
+                for i, text in enumerate(policy.decode(data["replies"][: min(4, env.num_envs)])):  # step 0's
                     transcripts.write(json.dumps({"update": update_idx, "env": i, "prompt": data["prompt_texts"][i],
                                                   "reply": text, "action": int(buf["actions"][0, i]), "valid": bool(
                                                       buf["valid"][0, i]), "reward": float(buf["rewards"][0, i])}) + "\n")
@@ -899,8 +888,11 @@ def main(argv=None):
             if last or (args.checkpoint_every and update_idx % args.checkpoint_every == 0):
                 save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step)
             bar.set_postfix(SPS=f"{m['charts/SPS']:.0f}", success=f"{m['charts/success_rate']:.2f}")
-            tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
+            if rank == 0:
+                tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
     env.close()
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return m
 
 

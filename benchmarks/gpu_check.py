@@ -9,7 +9,9 @@
    --max-new-tokens long), for the old generate (every step's logits and hidden states, LoRA unmerged,
    generate's log-probs) and the new one with --old-logprobs generate and recompute;
 3. `benchmarks/bench_rollout.py --device cuda` (tiny model);
-4. the default run `python vldac.py --env gymcards --device cuda` (tiny model, fp32): time to >= 0.9.
+4. the default run `python vldac.py --env gymcards --device cuda` (tiny model, fp32): time to >= 0.9;
+5. torchrun on one GPU (`--nproc_per_node 1`: nccl, DDP over LoRA + value head, rank-0 I/O) against the
+   plain run with the same args (the tiny Qwen2.5-VL checkpoint, bf16, LoRA), then a resume under torchrun.
 
     python benchmarks/gpu_check.py --out gpu_check
 """
@@ -17,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import tiny_vlm  # noqa: E402
 import vldac  # noqa: E402
 from bench_rollout import legacy_generate  # noqa: E402
 from make_tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
@@ -60,9 +64,9 @@ def param_summary(policy):
     return ", ".join(f"{n} {d} {t} on {dev}" for (d, t, dev), n in sorted(c.items()))
 
 
-def run_vldac(argv, run_dir, timeout):
+def run_vldac(argv, run_dir, timeout, launcher=()):
     tic = time.perf_counter()
-    res = subprocess.run([sys.executable, str(ROOT / "vldac.py"), *argv, "--run-dir", str(run_dir)],
+    res = subprocess.run([sys.executable, *launcher, str(ROOT / "vldac.py"), *argv, "--run-dir", str(run_dir)],
                          capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - tic
     if res.returncode:
@@ -119,7 +123,7 @@ def real_size(size, num_envs, max_new_tokens, variant):
         _, tiny_processor = vldac.build_tiny_vlm(corpus)
         tok = tiny_processor.tokenizer
         ids = tok.convert_tokens_to_ids
-        processor = vldac.image_only_processor(Qwen2VLImageProcessorPil(), tok, vldac.TINY_CHAT_TEMPLATE)
+        processor = vldac.image_only_processor(Qwen2VLImageProcessorPil(), tok, tiny_vlm.TINY_CHAT_TEMPLATE)
         config = Qwen2VLConfig(
             text_config=dict(bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
                              pad_token_id=ids("<|endoftext|>"), rope_parameters={
@@ -182,7 +186,7 @@ def real_size(size, num_envs, max_new_tokens, variant):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="gpu_check")
-    p.add_argument("--parts", default="1234", help="which of the numbered checks to run")
+    p.add_argument("--parts", default="12345", help="which of the numbered checks to run")
     p.add_argument("--sizes", default="2B,7B", help="real-size configs for check 2 (dry-run: a small one)")
     p.add_argument("--device", default="cuda", help="cpu only to try the script")
     p.add_argument("--timeout", type=int, default=240, help="seconds for check 4")
@@ -234,7 +238,35 @@ def part4(a, out):
     print(f"  median SPS {np.median([m['charts/SPS'] for m in metrics if 'charts/SPS' in m]):.0f}")
 
 
-PARTS = {"1": part1, "2": part2, "3": part3, "4": part4}
+def part5(a, out):
+    section("5. torchrun --nproc_per_node 1 (nccl on CUDA, DDP) vs the plain run, then a resume under torchrun")
+    ckpt_dir = make_tiny_checkpoint(out / "tiny-qwen2.5-vl")
+    argv = ["--model", str(ckpt_dir), "--num-envs", "16", "--num-steps", "4", "--total-timesteps", "256",
+            "--eval-every", "0", "--eval-episodes", "16", "--device", DEVICE, "--max-new-tokens", "32"]
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1"]
+    runs = {}
+    for name, launcher in [("plain", ()), ("torchrun", torchrun)]:
+        runs[name], wall = run_vldac([*argv, "--checkpoint-every", "2"], out / f"ddp_{name}", 300, launcher)
+        print(f"  {name}: wall {wall:.1f} s; per update (initial_ratio_dev, SPS): "
+              + ", ".join(f"({m['losses/initial_ratio_dev']:.1e}, {m['charts/SPS']:.0f})" for m in runs[name]))
+    resumed = out / "ddp_resumed"
+    shutil.rmtree(resumed, ignore_errors=True)
+    shutil.copytree(out / "ddp_torchrun", resumed)
+    shutil.rmtree(resumed / "ckpt-000004")
+    (resumed / "latest").write_text("ckpt-000002")
+    res = subprocess.run([sys.executable, *torchrun, str(ROOT / "vldac.py"), "--resume", str(resumed)],
+                         capture_output=True, text=True, timeout=300)
+    if res.returncode:
+        print(res.stderr[-3000:])
+        return
+    again = [json.loads(line) for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    keys = ("losses/policy_loss", "losses/value_loss", "losses/approx_kl", "charts/episodic_return")
+    diff = max(abs(x[k] - y[k]) for x, y in zip(runs["torchrun"][2:], again[2:]) for k in keys if x[k] == x[k])
+    print(f"  resumed from ckpt-000002 under torchrun: updates {[m['update'] for m in again]}; "
+          f"max |difference| of updates 3-4's losses and return from the uninterrupted run: {diff:.2e}")
+
+
+PARTS = {"1": part1, "2": part2, "3": part3, "4": part4, "5": part5}
 
 if __name__ == "__main__":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -15,10 +15,12 @@ import envs  # noqa: E402
 import vldac  # noqa: E402
 
 
-def make_tiny_checkpoint(path, arch="qwen2_5_vl"):
+def make_tiny_checkpoint(path, arch="qwen2_5_vl", seed=0):
     """The built-in tiny Qwen2-VL (its tokenizer, text model and special tokens); for qwen2_5_vl the same
-    text model under Qwen2.5-VL's windowed vision tower."""
+    text model under Qwen2.5-VL's windowed vision tower. The weights depend only on `seed`."""
+    import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    torch.manual_seed(seed)
     env = envs.make("gymcards/numberline", 4, seed=0)
     env.reset(seed=0)
     corpus = [env.prompt(i)[1] for i in range(4)] + [vldac.reply_text("", s) for s in env.action_symbols] * 8

@@ -65,8 +65,9 @@ def test_sigkill_then_resume_is_bitwise_identical(uninterrupted, tmp_path):
         assert sa[key].keys() == sb[key].keys()
         for name in sa[key]:
             assert torch.equal(sa[key][name], sb[key][name]), (key, name)
-    assert sa["env"] == sb["env"] and sa["rng"]["numpy"] == sb["rng"]["numpy"]
-    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+    (ra,), (rb,) = sa["ranks"], sb["ranks"]
+    assert ra["env"] == rb["env"] and ra["rng"]["numpy"] == rb["rng"]["numpy"]
+    assert torch.equal(ra["rng"]["torch"], rb["rng"]["torch"])
 
 
 def test_checkpoint_files_and_transcripts(uninterrupted):

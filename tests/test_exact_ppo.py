@@ -91,8 +91,7 @@ def test_bfloat16_with_recomputed_old_logprobs_is_exact(model, hub_model):
     args, policy, env, rng = build(argv)
     assert args.old_logprobs == "recompute"  # auto: recompute outside float32
     if "checkpointing" in model:  # as vldac does on CUDA: the train-mode passes run checkpointed
-        policy.model.gradient_checkpointing_enable()
-        policy.model.enable_input_require_grads()
+        policy.model.gradient_checkpointing_enable({"use_reentrant": False})
     devs = initial_ratio_devs(args, policy, env, rng, updates=3)
     assert max(devs) <= 1e-6, devs
 
@@ -131,10 +130,19 @@ def test_merged_lora_generation_is_the_unmerged_policy(hub_model, dtype, atol):
     policy.args = vldac.dataclasses.replace(args, merge_lora=False)
     unmerged = policy.generate(samples, greedy=True)
     assert lora_calls
-    for a, b in zip(merged[0], unmerged[0]):
-        assert torch.equal(a, b)
-    for a, b in zip(merged[1], unmerged[1]):
-        torch.testing.assert_close(a, b, atol=atol, rtol=0)
+    if dtype == "float32":
+        for a, b in zip(merged[0], unmerged[0]):
+            assert torch.equal(a, b)
+        for a, b in zip(merged[1], unmerged[1]):
+            torch.testing.assert_close(a, b, atol=atol, rtol=0)
+    # in bf16 a greedy near-tie may break either way, so compare the two policies on the same replies
+    batch = vldac.collate(samples, unmerged[0], policy.pad_id)
+    unmerged_lp = policy.forward(*batch)[0]
+    policy.args, calls = args, len(lora_calls)
+    with policy.merged_lora():
+        merged_lp = policy.forward(*batch)[0]
+    assert len(lora_calls) == calls  # merged: the adapter's own matmuls never ran
+    torch.testing.assert_close(merged_lp, unmerged_lp, atol=atol, rtol=0)
     after = dict(policy.model.named_parameters())
     assert all(torch.equal(base[n], after[n]) for n in base)  # the base weights are restored bit for bit
 

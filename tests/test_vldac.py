@@ -203,13 +203,13 @@ def test_generation_logprobs_and_values_equal_the_teacher_forced_pass(setup):
                                 return_dict_in_generate=True)
     torch.manual_seed(1)
     replies, logprobs, values = policy.generate(samples)
-    scored, _, hidden = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
+    scored, _, scored_values = policy.forward(*vldac.collate(samples, replies, policy.pad_id))
     for i, reply in enumerate(replies):
         assert torch.equal(reply, out.sequences[i, P:P + len(reply)])  # the same sampler as a plain generate
         assert len(logprobs[i]) == len(reply) and (logprobs[i] < 0).all()
         # every reply token, the first included
         torch.testing.assert_close(logprobs[i], scored[i, : len(reply)], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(values, policy.value(hidden).detach().numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(values, scored_values.detach().numpy(), atol=1e-5, rtol=0)
 
 
 def test_bfloat16_lora_policy_keeps_adapters_value_head_and_logprobs_in_float32():
@@ -274,8 +274,8 @@ def test_value_loss_gradient_reaches_backbone_only_without_stop_grad(setup, stop
     args, policy, env, _ = setup
     samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
     policy.zero_grad(set_to_none=True)
-    *_, hidden = policy.forward(*vldac.collate(samples, pad_id=policy.pad_id))
-    vldac.value_loss(policy.value(hidden, detach=stop_grad), torch.zeros(4), torch.ones(4)).backward()
+    *_, values = policy.forward(*vldac.collate(samples, pad_id=policy.pad_id), detach=stop_grad)
+    vldac.value_loss(values, torch.zeros(4), torch.ones(4)).backward()
     backbone = [p.grad for p in policy.model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
     assert (len(backbone) == 0) == stop_grad
     assert policy.value_head[0].weight.grad.abs().sum() > 0
