@@ -39,8 +39,9 @@ CONFIGS = {
 }
 
 
-def slug(name):
-    return "".join(c if c.isalnum() else "-" for c in name).strip("-").replace("--", "-").lower()
+def slug(name):  # "RL4VLM λ=0.1" -> "rl4vlm-lambda-0-1"
+    name = name.replace("λ", "lambda").replace("β", "beta")
+    return "-".join("".join(c if c.isascii() and c.isalnum() else " " for c in name).split()).lower()
 
 
 def run(name, seed, a):
