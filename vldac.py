@@ -605,7 +605,7 @@ def format_warmup(args, policy, env, rng):
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
     tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
     policy.train()
-    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False, disable=rank_world()[0] > 0):
+    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False, disable=rank_world()[0] > 0 or None):
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
         actions = rng.integers(len(env.action_symbols), size=env.num_envs)
         thoughts = [env.caption(i) if args.caption_warmup else "" for i in range(env.num_envs)]
@@ -833,7 +833,7 @@ def main(argv=None):
     with contextlib.suppress(ImportError):  # tensorboard is optional; metrics.jsonl is always written
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(run_dir)) if rank == 0 else None
-    bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates, disable=rank > 0)
+    bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates, disable=rank > 0 or None)
     logs = [run_dir / name if rank == 0 else os.devnull for name in ("metrics.jsonl", "transcripts.jsonl")]
     with open(logs[0], "a") as metrics_file, open(logs[1], "a") as transcripts:
         def log(m):

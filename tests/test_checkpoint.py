@@ -37,6 +37,7 @@ def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("a") / "run"
     res = run([*SMALL, "--total-timesteps", "40", "--run-dir", str(run_dir)])
     assert res.returncode == 0, res.stderr[-3000:]
+    (run_dir.parent / "stderr.txt").write_text(res.stderr)
     return run_dir
 
 
@@ -84,6 +85,24 @@ def test_checkpoint_files_and_transcripts(uninterrupted):
     rows = [json.loads(line) for line in (uninterrupted / "transcripts.jsonl").read_text().splitlines()]
     assert len(rows) == 5 * 4 and {"prompt", "reply", "action", "valid", "reward"} <= rows[0].keys()
     assert "NumberLine" in rows[0]["prompt"]
+
+
+def test_progress_bars_are_off_when_stderr_is_not_a_terminal(uninterrupted):
+    stderr = (uninterrupted.parent / "stderr.txt").read_text()
+    assert "\r" not in stderr and "format warm-up" not in stderr and "updates:" not in stderr
+
+
+def test_tensorboard_events_hold_the_logged_metrics(uninterrupted):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(uninterrupted))
+    events.Reload()
+    lines = [json.loads(line) for line in (uninterrupted / "metrics.jsonl").read_text().splitlines()]
+    assert {k for m in lines for k in m} - {"global_step", "update"} <= set(events.Tags()["scalars"])
+    for tag in ("losses/value_loss", "charts/invalid_action_rate", "losses/initial_ratio_dev"):
+        logged = {m["global_step"]: m[tag] for m in lines}
+        scalars = {e.step: e.value for e in events.Scalars(tag)}
+        assert scalars.keys() == logged.keys()
+        assert all(scalars[k] == pytest.approx(v, rel=1e-6, abs=1e-12) for k, v in logged.items())
 
 
 def test_plot_command_writes_png(uninterrupted, tmp_path):
