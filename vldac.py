@@ -58,8 +58,7 @@ class Args:
     temperature: float = arg(1.0, "sampling temperature; log-probs are scored at the same temperature")
     top_p: float = arg(1.0, "nucleus sampling; the ratio scores the truncated, renormalised distribution that was sampled")
     max_new_tokens: int = arg(256, "reply length limit")
-    old_logprobs: str = arg("auto", "PPO's old log-probs and values: generate (its own pass) | recompute (the update's "
-                                    "forward, in its first epoch's batches: exact in any dtype) | auto (float32: generate)")
+    old_logprobs: str = arg("auto", "generate | recompute (by the update's own forward: exact in any dtype) | auto (fp32: generate)")
     merge_lora: bool = arg(True, "generate with LoRA merged into a copy of the adapted weights (memory for that copy)")
     learning_rate: float = arg(0.0, "peak LR (0 = 5e-5 as the paper for hub models, 1e-3 for the tiny model)")
     end_learning_rate: float = arg(1e-7, "the cosine schedule decays to this")
@@ -70,8 +69,7 @@ class Args:
     gae_lambda: float = arg(None, "GAE lambda (the paper's Table 6: MiniWorld 0.95 or 0.99, EZPoints 1)")
     clip_coef: float = arg(0.1, "PPO ratio clip epsilon")
     norm_adv: bool = arg(True, "normalise advantages per batch (off for sparse rewards: it scales signal-free batches to noise)")
-    loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (RL4VLM as a whole: sequence-level PPO with thought_coef "
-                             "and RL4VLM's defaults below)")
+    loss: str = arg("vldac", "vldac (token-level PPO) | rl4vlm (RL4VLM: sequence-level PPO, thought_coef, its defaults below)")
     kl_coef: float = arg(None, "beta: weight of the per-token k3 KL to the reference policy")
     vf_coef: float = arg(None, "alpha: weight of the value loss alpha * 1/2 (V - R)^2")
     clip_vloss: bool = arg(None, "clip the value loss like PPO's")
@@ -494,25 +492,22 @@ def value_loss(values, old_values, returns, clip_coef=None):
 
 # --- update ---------------------------------------------------------------------------------------
 def make_optimizer(args, policy):
-    """AdamW over two groups, the policy's trainable weights and the value head: each has its own LR
-    schedule (lr_schedule) and its own grad clip (clip_gradients)."""
+    """AdamW over two groups, the policy's trainable weights and the value head (own LR schedules and clips)."""
     value = list(policy.value_head.parameters())
     actor = [p for n, p in policy.named_parameters() if p.requires_grad and not n.startswith("value_head.")]
-    return torch.optim.AdamW([{"params": actor}, {"params": value}], lr=args.learning_rate,
-                             weight_decay=args.weight_decay)
+    return torch.optim.AdamW([{"params": actor}, {"params": value}], lr=args.learning_rate, weight_decay=args.weight_decay)
 
 
 def clip_gradients(args, optimizer):
-    """Clip the policy's and the value head's gradient norms separately, so a large value gradient cannot
-    shrink the policy step (--joint-grad-clip: one clip over both, as RL4VLM and the official code)."""
+    """Clip the policy's and the value head's gradient norms separately, so a large value gradient cannot shrink
+    the policy step (--joint-grad-clip: one clip over both, as RL4VLM). False if a norm is not finite."""
     actor, value = (g["params"] for g in optimizer.param_groups)
-    for params in [actor + value] if args.joint_grad_clip else [actor, value]:
-        nn.utils.clip_grad_norm_(params, args.max_grad_norm)
+    groups = [actor + value] if args.joint_grad_clip else [actor, value]
+    return all([bool(torch.isfinite(nn.utils.clip_grad_norm_(params, args.max_grad_norm))) for params in groups])
 
 
 def plan_minibatches(args, batch_size, rng):
-    """Every epoch's minibatches of (step, env) samples, drawn before the update so that the rollout can be
-    scored in exactly the first epoch's batches."""
+    """Every epoch's minibatches of (step, env) samples, drawn up front: the rollout is scored in the first epoch's."""
     return [np.array_split(rng.permutation(batch_size), args.num_minibatches) for _ in range(args.update_epochs)]
 
 
@@ -545,7 +540,7 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, m
         every = torch.tensor(gather(advantages.reshape(-1).tolist()))
         b_adv = (b_adv - every.mean()) / (every.std(correction=0) + 1e-8)
     b_returns, b_values = torch.as_tensor(returns.reshape(-1)), torch.as_tensor(values.reshape(-1))
-    log = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}
+    log, skips = {k: [] for k in ("policy_loss", "value_loss", "ref_kl", "approx_kl", "clipfrac", "ratio_first")}, 0
     for epoch in minibatches:
         for mb in epoch:
             batch, P = collate([data["samples"][i] for i in mb], [data["replies"][i] for i in mb], policy.pad_id)
@@ -569,8 +564,10 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, m
             loss = args.vf_coef * v_loss if warmup else pg_loss + args.kl_coef * ref_kl + args.vf_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            clip_gradients(args, optimizer)
-            optimizer.step()
+            if clip_gradients(args, optimizer):
+                optimizer.step()
+            else:  # a non-finite loss or gradient: skip the step (every rank alike: gradients are all-reduced)
+                skips += 1
             with torch.no_grad():
                 log_ratio = (logprobs - old)[reply_mask]
                 log["approx_kl"].append(((log_ratio.exp() - 1) - log_ratio).mean().item())
@@ -583,6 +580,7 @@ def update(args, policy, optimizer, data, advantages, returns, values, warmup, m
     out["losses/initial_ratio_dev"] = log["ratio_first"][0]  # max |ratio - 1| on the first minibatch: PPO-exact if ~0
     ranks = gather([out])
     out = {k: float((max if k.endswith("ratio_dev") else np.mean)([r[k] for r in ranks])) for k in out}
+    out["losses/nonfinite_skips"] = skips  # optimizer steps skipped for a non-finite gradient
     y, v = (np.array(gather(x.reshape(-1).tolist()), np.float32) for x in (returns, values))
     out["losses/explained_variance"] = float(1 - np.var(y - v) / np.var(y)) if np.var(y) > 0 else float("nan")
     return out
@@ -696,8 +694,7 @@ def load_checkpoint(path):
 
 
 def resume_args(cli, saved):
-    """The saved run's args (defaults added since it was saved filled in); flags given on the command line
-    must agree with them."""
+    """The saved run's args (with defaults added since filled in); flags given on the command line must agree."""
     clash = [f"--{k.replace('_', '-')} (run: {saved[k]!r}, given: {v!r})" for k, v in dataclasses.asdict(cli).items()
              if k != "resume" and v != getattr(Args(), k) and v != saved.get(k)]
     if clash:
@@ -816,7 +813,7 @@ def main(argv=None):
     num_updates = args.total_timesteps // batch_size
     optimizer = make_optimizer(args, policy)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, list(lr_schedule(args, num_updates)))
-    first, global_step = 1, 0
+    first, global_step, lost = 1, 0, 0
     if state:  # exact resume: everything that the next update depends on
         if policy.reference is not None:
             policy.reference.load_state_dict(state["reference"])
@@ -885,8 +882,11 @@ def main(argv=None):
                                                   "reply": text, "action": int(buf["actions"][0, i]), "valid": bool(
                                                       buf["valid"][0, i]), "reward": float(buf["rewards"][0, i])}) + "\n")
                 transcripts.flush()
-            if last or (args.checkpoint_every and update_idx % args.checkpoint_every == 0):
+            lost = lost + 1 if m["losses/nonfinite_skips"] == args.update_epochs * args.num_minibatches else 0
+            if last or lost == 2 or (args.checkpoint_every and update_idx % args.checkpoint_every == 0):
                 save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step)
+            if lost == 2:  # the weights are the last finite ones: resume from here with a lower LR, say
+                raise SystemExit(f"error: updates {update_idx - 1}-{update_idx} had only non-finite gradients; see {run_dir}")
             bar.set_postfix(SPS=f"{m['charts/SPS']:.0f}", success=f"{m['charts/success_rate']:.2f}")
             if rank == 0:
                 tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))

@@ -377,3 +377,33 @@ def test_caption_warmup_without_captions_is_a_clear_error(argv, capsys):
     with pytest.raises(SystemExit) as e:
         vldac.build_policy(args, env)
     assert "--caption-warmup needs" in str(e.value)
+
+
+def test_a_non_finite_gradient_skips_the_step_and_is_counted():
+    args, policy, env, rng = make_setup()
+    buf, next_value, data, _ = vldac.rollout(args, policy, env, rng)
+    minibatches = vldac.plan_minibatches(args, len(data["samples"]), rng)
+    vldac.score_rollout(args, policy, data, buf["values"], minibatches[0])
+    adv = np.full_like(buf["values"], np.nan)  # e.g. a reward that overflowed
+    before = {n: p.detach().clone() for n, p in policy.named_parameters() if p.requires_grad}
+    optimizer = vldac.make_optimizer(args, policy)
+    m = vldac.update(args, policy, optimizer, data, adv, adv + buf["values"], buf["values"], False, minibatches)
+    assert m["losses/nonfinite_skips"] == args.update_epochs * args.num_minibatches
+    for n, p in policy.named_parameters():
+        if p.requires_grad:
+            assert torch.equal(p, before[n]), n  # no NaN reached the weights
+    assert not optimizer.state  # and Adam's moments were never touched
+
+
+def test_two_updates_of_non_finite_gradients_stop_the_run_with_a_checkpoint(tmp_path, monkeypatch, capsys):
+    real = vldac.compute_gae
+    monkeypatch.setattr(vldac, "compute_gae", lambda *a, **k: tuple(np.full_like(x, np.nan) for x in real(*a, **k)))
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit, match="updates 1-2 had only non-finite gradients"):
+        vldac.main(["--num-envs", "4", "--num-steps", "2", "--num-minibatches", "2", "--format-warmup-steps", "5",
+                    "--eval-every", "0", "--checkpoint-every", "0", "--total-timesteps", "80", "--run-dir", str(run_dir)])
+    assert (run_dir / "latest").read_text() == "ckpt-000002"
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["losses/nonfinite_skips"] for m in lines] == [4, 4]
+    state = torch.load(run_dir / "ckpt-000002" / "state.pt", weights_only=True)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
