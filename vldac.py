@@ -44,7 +44,7 @@ def arg(default, help):
 
 @dataclasses.dataclass
 class Args:
-    env: str = arg("gymcards", "environment family: gymcards | grid | miniworld")
+    env: str = arg("gymcards", "environment family: gymcards | grid | miniworld | alfworld")
     task: str = arg("", "task within the family ('' = the family's first task)")
     model: str = arg("tiny", "'tiny' (built in, offline) or a transformers VLM hub id / local path")
     seed: int = arg(1, "seed of torch, numpy and the envs (env i gets seed + i)")
@@ -52,6 +52,7 @@ class Args:
     dtype: str = arg("auto", "model weights: auto (bfloat16 for hub models on CUDA, else float32) | float32 | bfloat16")
     run_dir: str = arg("", "where metrics.jsonl goes ('' = runs/<env>-<task>-<seed>-<time>)")
     image_size: int = arg(0, "env image size in pixels (0 = 84 for the tiny model, the env default otherwise)")
+    env_options: str = arg("", "more env options, e.g. 'receptacles=2,distractors=0' for alfworld (see envs/)")
     num_envs: int = arg(32, "parallel envs; one batched generate serves all of them")
     num_steps: int = arg(4, "env steps per env per update (batch = num_envs * num_steps)")
     total_timesteps: int = arg(32_768, "env steps over the whole run")
@@ -103,7 +104,7 @@ LOSS_DEFAULTS = {"vldac": dict(kl_coef=0.05, vf_coef=0.15, clip_vloss=False, val
                  "rl4vlm": dict(kl_coef=0.0, vf_coef=0.5, clip_vloss=True, value_warmup_updates=0, stop_grad=False,
                                 joint_grad_clip=True)}
 # (gamma, gae_lambda) per env family; the paper's Table 6 values are in the README
-FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95)}
+FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95), "alfworld": (0.99, 0.95)}
 
 
 def parse_args(argv=None):
@@ -128,13 +129,13 @@ def parse_args(argv=None):
         (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
         (args.eval_only and args.model == "tiny" and not args.checkpoint, "--eval-only with the tiny model needs --checkpoint"),
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
+        (any("=" not in kv for kv in args.env_options.split(",") if kv.strip()), "--env-options takes key=value,... pairs"),
         (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
         (args.old_logprobs not in ("auto", "generate", "recompute"), "--old-logprobs must be auto, generate or recompute"),
         (any(x is not None and not 0 <= x <= 1 for x in (args.gamma, args.gae_lambda)), "--gamma and --gae-lambda must be in [0, 1]"),
         (any((x or 0) < 0 for x in (args.kl_coef, args.vf_coef, args.weight_decay, args.value_warmup_updates)),
          "--kl-coef, --vf-coef, --weight-decay and --value-warmup-updates must be >= 0"),
-        (min(args.learning_rate, args.lr_warmup_updates) < 0 or args.clip_coef <= 0,
-         "--learning-rate and --lr-warmup-updates must be >= 0 and --clip-coef > 0"),
+        (min(args.learning_rate, args.lr_warmup_updates) < 0 or args.clip_coef <= 0, "--learning-rate, --lr-warmup-updates >= 0; --clip-coef > 0"),
     ] if bad]
     if problems:
         p.error("; ".join(problems))
@@ -375,11 +376,11 @@ class Policy(nn.Module):
 
 # --- rollout: all envs step together ---------------------------------------------------------------
 def act(policy, env, replies, rng):
-    """Reply text -> env actions. An unparsable or illegal reply gets a uniformly random action."""
-    actions, valid = np.zeros(env.num_envs, np.int64), np.zeros(env.num_envs, bool)
+    """Reply text -> env actions (indices into env.actions(i)); an unparsable or illegal reply gets a random legal one."""
+    actions, valid = [], np.zeros(env.num_envs, bool)
     for i, text in enumerate(policy.decode(replies)):
-        action, valid[i] = env.parse_action(text)
-        actions[i] = action if valid[i] else rng.integers(len(env.action_symbols))
+        action, valid[i] = env.parse_action(text, i)
+        actions.append(action if valid[i] else env.sample_action(i, rng))
     return actions, valid
 
 
@@ -391,8 +392,7 @@ def rollout(args, policy, env, rng):
     T, N = args.num_steps, env.num_envs
     buf = {k: np.zeros((T, N), np.float32) for k in ("rewards", "values", "final_values")}
     buf.update({k: np.zeros((T, N), bool) for k in ("terminated", "truncated", "valid")})
-    buf["actions"] = np.zeros((T, N), np.int64)
-    samples, replies, logprobs, episodes, prompt_texts = [], [], [], [], []
+    samples, replies, logprobs, episodes, prompt_texts, actions = [], [], [], [], [], []
     pending = []  # (t, i, final-observation prompt) of truncated episodes, valued at the end
     times = dict.fromkeys(("generate", "env", "value"), 0.0)
     for t in range(T):
@@ -402,8 +402,8 @@ def rollout(args, policy, env, rng):
         step_replies, step_logprobs, buf["values"][t] = policy.generate(step_samples)
         times["generate"] += time.perf_counter() - tic
         tic = time.perf_counter()
-        buf["actions"][t], buf["valid"][t] = act(policy, env, step_replies, rng)
-        _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(buf["actions"][t])
+        step_actions, buf["valid"][t] = act(policy, env, step_replies, rng)
+        _, rewards, buf["terminated"][t], buf["truncated"][t], infos = env.step(step_actions)
         buf["rewards"][t] = rewards + (args.invalid_action == "penalty") * args.invalid_penalty * ~buf["valid"][t]
         times["env"] += time.perf_counter() - tic
         for i in np.flatnonzero(infos.get("_episode", np.zeros(N, bool))):
@@ -415,6 +415,7 @@ def rollout(args, policy, env, rng):
         replies += step_replies
         logprobs += step_logprobs
         prompt_texts += [text for _, text in prompts]
+        actions += step_actions
     tic = time.perf_counter()  # V(s_T) and V(final observation), one prompt-only pass
     batch, P = collate(policy.encode([env.prompt(i) for i in range(N)]) + [s for *_, s in pending], pad_id=policy.pad_id)
     values = policy.forward(batch, P)[2].cpu().numpy()
@@ -422,12 +423,11 @@ def rollout(args, policy, env, rng):
         buf["final_values"][t, i] = v
     times["value"] = time.perf_counter() - tic
     return buf, values[:N], dict(samples=samples, replies=replies, logprobs=logprobs, episodes=episodes,
-                                 prompt_texts=prompt_texts), times
+                                 prompt_texts=prompt_texts, actions=actions), times
 
 
 # --- step-level GAE -------------------------------------------------------------------------------
-def compute_gae_reference(rewards, values, terminated, truncated, next_value, gamma, gae_lambda,
-                          final_values=None):
+def compute_gae_reference(rewards, values, terminated, truncated, next_value, gamma, gae_lambda, final_values=None):
     """Readable numpy GAE over env steps. All (T, N) time-major; next_value (N,) is V(s_T).
 
     terminated: no bootstrap. truncated: bootstrap with final_values[t] = V(final observation);
@@ -605,9 +605,8 @@ def format_warmup(args, policy, env, rng):
     policy.train()
     for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False, disable=rank_world()[0] > 0 or None):
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
-        actions = rng.integers(len(env.action_symbols), size=env.num_envs)
-        thoughts = [env.caption(i) if args.caption_warmup else "" for i in range(env.num_envs)]
-        texts = [reply_text(t, env.action_symbols[a]) for t, a in zip(thoughts, actions)]
+        actions = [env.sample_action(i, rng) for i in range(env.num_envs)]
+        texts = [reply_text(env.caption(i) if args.caption_warmup else "", env.actions(i)[a]) for i, a in enumerate(actions)]
         replies = [torch.cat([torch.tensor(tok.encode(text)), eos]) for text in texts]
         batch, P = collate(samples, replies, policy.pad_id)
         logprobs = policy.forward(batch, P)[1]
@@ -704,7 +703,9 @@ def resume_args(cli, saved):
 
 # --- main -----------------------------------------------------------------------------------------
 def make_env(args, num_envs, seed):
-    options = {"image_size": args.image_size} if args.image_size else {}
+    """envs.make with --image-size and --env-options ('key=value,...', each value read as JSON: 2, true)."""
+    options = {k.strip(): json.loads(v) for k, _, v in (kv.partition("=") for kv in args.env_options.split(",") if kv.strip())}
+    options |= {"image_size": args.image_size} if args.image_size else {}
     return envs.make(f"{args.env}/{args.task}", num_envs, seed=seed, **options)
 
 
@@ -716,11 +717,9 @@ def resolve(args):
     unset = {k: v for k, v in {**LOSS_DEFAULTS[args.loss], "gamma": gamma, "gae_lambda": gae_lambda}.items()
              if getattr(args, k) is None}
     dtype = ("bfloat16" if device.startswith("cuda") and not tiny else "float32") if args.dtype == "auto" else args.dtype
-    return dataclasses.replace(
-        args, task=task, device=device, **unset, dtype=dtype,
+    return dataclasses.replace(args, task=task, device=device, **unset, dtype=dtype,
         old_logprobs=("generate" if dtype == "float32" else "recompute") if args.old_logprobs == "auto" else args.old_logprobs,
-        image_size=args.image_size or (84 if tiny else 0),
-        learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
+        image_size=args.image_size or (84 if tiny else 0), learning_rate=args.learning_rate or (1e-3 if tiny else 5e-5),
         lora=(not tiny) if args.lora is None else args.lora,
         run_dir=args.run_dir or f"runs/{args.env}-{task}-{args.seed}-{int(time.time())}")
 
@@ -730,7 +729,8 @@ def build_policy(args, env, ckpt=None, rng=None, state=None):
     A fresh tiny model first gets the format warm-up (before LoRA, so the reference policy knows the format)."""
     if args.caption_warmup and not (args.model == "tiny" and getattr(env, "captions", ())):
         raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
-    replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in env.action_symbols]
+    commands = dict.fromkeys(s for i in range(env.num_envs) for s in env.actions(i))  # symbols, or the commands now
+    replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in commands]
     corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + replies * 8
     policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
@@ -879,7 +879,7 @@ def main(argv=None):
             if args.transcripts_every and (update_idx % args.transcripts_every == 0 or last):
                 for i, text in enumerate(policy.decode(data["replies"][: min(4, env.num_envs)])):  # step 0's
                     transcripts.write(json.dumps({"update": update_idx, "env": i, "prompt": data["prompt_texts"][i],
-                                                  "reply": text, "action": int(buf["actions"][0, i]), "valid": bool(
+                                                  "reply": text, "action": data["actions"][i], "valid": bool(
                                                       buf["valid"][0, i]), "reward": float(buf["rewards"][0, i])}) + "\n")
                 transcripts.flush()
             lost = lost + 1 if m["losses/nonfinite_skips"] == args.update_epochs * args.num_minibatches else 0

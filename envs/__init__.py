@@ -1,7 +1,8 @@
 """Environments for vldac: envs.make("family/task", num_envs, seed, backend, **options).
 
-Every task is a gymnasium VectorEnv with same-step autoreset, plus prompt(i, final) and
-parse_action(text) for the VLM (see envs/base.py for the contract and how to add a task).
+Every task is a gymnasium VectorEnv with same-step autoreset, plus prompt(i, final), actions(i),
+sample_action(i, rng) and parse_action(text, i) for the VLM (see envs/base.py for the contract and how to
+add a task; envs/textact.py for text-action envs, whose legal actions change every step).
 """
 import importlib
 
@@ -20,9 +21,12 @@ TASKS = {
     "miniworld/Hallway": "envs.miniworld:HALLWAY",
     "miniworld/FourRooms": "envs.miniworld:FOURROOMS",
     "miniworld/WallGap": "envs.miniworld:WALLGAP",
+    **{f"alfworld/{kind}": f"envs.alfworld:make_{kind}" for kind in (
+        "pick_and_place_simple", "look_at_obj_in_light", "pick_clean_then_place_in_recep", "pick_heat_then_place_in_recep",
+        "pick_cool_then_place_in_recep", "pick_two_obj_and_place", "all", "train", "valid_seen", "valid_unseen", "valid_train")},
 }
 # family -> task used when a bare family name is given
-DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom"}
+DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom", "alfworld": "all"}
 
 
 def make(name: str, num_envs: int, seed: int = 0, backend: str = "cpp", **options):

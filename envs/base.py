@@ -235,7 +235,16 @@ class BatchedEnv(gymnasium.vector.VectorEnv):
         image = self._final_obs[i] if final else self._obs[i]
         return [image], self.task.prompt(self._text(int(i), final))
 
-    def parse_action(self, text) -> tuple[int, bool]:
+    def actions(self, i: int) -> tuple[str, ...]:
+        """What env i can do now, as the model writes it: the task's fixed symbols."""
+        return self.action_symbols
+
+    def sample_action(self, i: int, rng: np.random.Generator) -> int:
+        """A uniformly random action of env i (one draw from rng), in the form step() takes."""
+        return int(rng.integers(len(self.action_symbols)))
+
+    def parse_action(self, text, i: int = 0) -> tuple[int, bool]:
+        """Reply text -> (action for step(), True), or (-1, False) when it names no legal symbol."""
         return parse_action(text, self.action_symbols)
 
     # -- snapshots (checkpoint/resume; the format is in the module docstring)

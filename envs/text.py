@@ -4,6 +4,10 @@ The model answers with one JSON object {"thoughts": "...", "action": "<symbol>"}
 with json (tolerating code fences and text around it; the first object with an "action" key wins), falls
 back to a regex for `"action": "<symbol>"`, and never evaluates anything. It never raises and looks at
 the first MAX_REPLY_CHARS characters only.
+
+Text-action envs (ALFWorld, WebShop) list the commands legal at each step instead of fixed symbols:
+command_format asks for one of them, parse_command matches the reply's "action" against that list,
+exactly first, then after normalise() (case, whitespace, articles, trailing punctuation).
 """
 import json
 import re
@@ -16,6 +20,8 @@ _DECODER = json.JSONDecoder()
 _ACTION_RE = re.compile(
     r"""["']action["']\s*:\s*(?:"([^"\n]{0,32})"|'([^'\n]{0,32})'|(-?\d{1,6})(?![\d.]))""", re.IGNORECASE
 )
+_COMMAND_RE = re.compile(r"""["']action["']\s*:\s*(?:"([^"\n]{0,256})"|'([^'\n]{0,256})')""", re.IGNORECASE)
+_ARTICLES = frozenset(("a", "an", "the"))
 
 
 def reply_format(symbols) -> str:
@@ -50,18 +56,51 @@ def _json_action(text: str):
     return None
 
 
-def parse_action(text, symbols: tuple[str, ...]) -> tuple[int, bool]:
-    """Reply text -> (action index, True), or (-1, False) when the reply names no legal symbol."""
+def _reply_action(text, fallback: re.Pattern):
+    """The reply's "action" value: from JSON, else from the `fallback` regex; None when it has none."""
     if not isinstance(text, str):
-        return -1, False
+        return None
     text = text[:MAX_REPLY_CHARS]
     value = _json_action(text)
     if value is None:
-        match = _ACTION_RE.search(text)
-        if match is None:
-            return -1, False
-        value = next(g for g in match.groups() if g is not None)
+        match = fallback.search(text)
+        value = None if match is None else next(g for g in match.groups() if g is not None)
+    return value
+
+
+def parse_action(text, symbols: tuple[str, ...]) -> tuple[int, bool]:
+    """Reply text -> (action index, True), or (-1, False) when the reply names no legal symbol."""
+    value = _reply_action(text, _ACTION_RE)
+    if value is None:
+        return -1, False
     exact, words = _symbol_table(tuple(symbols))
     value = value.strip()
     index = exact.get(value, words.get(value.lower(), -1))
     return index, index >= 0
+
+
+def command_format(commands) -> str:
+    """The closing sentences of a text-action prompt: the commands legal now and the reply format."""
+    return ("Admissible commands: " + "; ".join(commands) + '.\nReply with a JSON object {"thoughts": '
+            '"<short reasoning>", "action": "<command>"}, command one of the admissible commands.')
+
+
+def normalise(command: str) -> str:
+    """Lowercase, words split on whitespace, the articles a / an / the and trailing . ! ? dropped."""
+    words = command.lower().strip().rstrip(".!?").split()
+    return " ".join(w for w in words if w not in _ARTICLES)
+
+
+def parse_command(text, commands) -> tuple[int, bool]:
+    """Reply text -> (index into `commands`, True), or (-1, False) when the reply names none of them.
+    The reply's "action" is read as in parse_action; it matches a command exactly, else after normalise()
+    when exactly one command normalises the same way. Never raises."""
+    value = _reply_action(text, _COMMAND_RE)
+    if value is None:
+        return -1, False
+    commands = list(commands)
+    if value in commands:
+        return commands.index(value), True
+    key = normalise(value)
+    hits = [k for k, c in enumerate(commands) if normalise(c) == key] if key else []
+    return (hits[0], True) if len(hits) == 1 else (-1, False)

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from envs.text import MAX_REPLY_CHARS, parse_action, reply_format
+from envs.text import MAX_REPLY_CHARS, command_format, parse_action, reply_format
+from envs.text import parse_command as command_parse
 
 NUMBERLINE = ("-", "+")
 BLACKJACK = ("stand", "hit")
@@ -151,3 +152,35 @@ def test_multi_word_symbols_match_in_any_case():
     assert parse_action('{"thoughts": "", "action": "Turn Left"}', symbols) == (0, True)
     assert parse_action('{"action": "MOVE FORWARD"}', symbols) == (2, True)
     assert parse_action('{"action": "move  forward"}', symbols) == (-1, False)
+
+
+# --- text-action envs: a reply names one of the commands legal now -------------------------------------
+COMMANDS = ("go to fridge 1", "go to countertop 1", "take apple 1 from countertop 1", "move apple 1 to fridge 1", "look")
+
+
+@pytest.mark.parametrize("reply, index", [
+    ('{"thoughts": "t", "action": "go to fridge 1"}', 0),  # exact
+    ('{"action": "Go To Fridge 1"}', 0),  # case
+    ('{"action": "take the apple 1 from the countertop 1"}', 2),  # articles
+    ('{"action": "move an apple 1 to a fridge 1."}', 3),  # articles and trailing punctuation
+    ('{"action": "  look!  "}', 4),
+    ('{"action": "go to   countertop 1", "thoughts": "x"', 1),  # unterminated: regex fallback, spaces collapsed
+])
+def test_parse_command_matches(reply, index):
+    assert command_parse(reply, COMMANDS) == (index, True)
+
+
+@pytest.mark.parametrize("reply", ["", "look", '{"action": ""}', '{"action": "go to fridge 2"}',  # not admissible
+                                   '{"action": "take apple 1"}', '{"action": 4}', '{"action": ["look"]}', None, 17])
+def test_parse_command_refuses(reply):
+    assert command_parse(reply, COMMANDS) == (-1, False)
+
+
+def test_parse_command_ambiguous_normalisation_is_refused():
+    assert command_parse('{"action": "take apple"}', ("take an apple", "take the apple")) == (-1, False)
+    assert command_parse('{"action": "take the apple"}', ("take an apple", "take the apple")) == (1, True)  # exact wins
+
+
+def test_command_format_lists_the_commands():
+    text = command_format(COMMANDS)
+    assert all(c in text for c in COMMANDS) and '"action": "<command>"' in text

@@ -149,7 +149,7 @@ def test_optimizer_has_no_weight_decay_by_default(setup):
 # --- command line --------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [["--num-envs", "0"], ["--temperature", "0"], ["--loss", "ppo"],
                                   ["--top-p", "1.5"], ["--num-envs", "x"], ["--invalid-action", "skip"],
-                                  ["--dtype", "float16"], ["--lr-warmup-updates", "-1"]])
+                                  ["--dtype", "float16"], ["--lr-warmup-updates", "-1"], ["--env-options", "top_down"]])
 def test_bad_cli_values_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as e:
         vldac.parse_args(argv)
@@ -407,3 +407,11 @@ def test_two_updates_of_non_finite_gradients_stop_the_run_with_a_checkpoint(tmp_
     assert [m["losses/nonfinite_skips"] for m in lines] == [4, 4]
     state = torch.load(run_dir / "ckpt-000002" / "state.pt", weights_only=True)
     assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_env_options_reach_the_env_and_bad_ones_are_clear():
+    args = vldac.resolve(vldac.parse_args(["--env", "grid", "--env-options", "top_down=true, max_steps=7"]))
+    env = vldac.make_env(args, 1, 0)
+    assert env.options["top_down"] is True and env.options["max_steps"] == 7
+    with pytest.raises(ValueError, match="max_steps"):
+        vldac.make_env(vldac.resolve(vldac.parse_args(["--env", "grid", "--env-options", "max_steps=0"])), 1, 0)

@@ -1,0 +1,141 @@
+"""ALFWorld on its real text engine with generated games: experts win, seeding, snapshots, errors, vldac."""
+import json
+import random
+
+import numpy as np
+import pytest
+
+pytest.importorskip("alfworld")
+import envs  # noqa: E402
+from envs.alfworld import TASK_TYPES, generate_game  # noqa: E402
+
+SMALL = dict(receptacles=4, distractors=2)
+
+
+def play(env, i, commands):
+    """Step env i (of a 1-env batch) through commands; the episode info of the step that ended it."""
+    for c in commands:
+        assert c in env.actions(i), (c, env.actions(i))
+        *_, infos = env.step([c])
+        if infos:
+            return infos
+    return {}
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_generated_games_of_every_type_load_and_the_expert_wins(task_type):
+    env = envs.make(f"alfworld/{task_type}", 1, seed=3)
+    env.reset()
+    for _ in range(8):
+        plan = env.expert_commands(0)
+        infos = play(env, 0, plan)
+        assert infos["episode"]["success"][0] and infos["episode"]["l"][0] == len(plan) <= 50
+        assert infos["episode"]["r"][0] == 1.0
+    env.close()
+
+
+def test_generation_is_seeded_and_varied():
+    a, b = generate_game("pick_clean_then_place_in_recep", 11), generate_game("pick_clean_then_place_in_recep", 11)
+    assert a == b and a["solvable"] and "UNKNOWN GOAL" not in a["grammar"]
+    others = {generate_game("pick_clean_then_place_in_recep", s)["pddl_problem"] for s in range(12)}
+    assert len(others) == 12
+    with pytest.raises(ValueError, match="unknown ALFWorld task type"):
+        generate_game("pick_and_place_with_movable_recep", 0)
+
+
+def test_same_seed_same_observations_and_random_play_follows_the_rules():
+    runs = []
+    for _ in range(2):
+        env, rng, seen = envs.make("alfworld/all", 2, seed=5, **SMALL), np.random.default_rng(0), []
+        env.reset()
+        for _ in range(30):
+            seen.append([env.prompt(i)[1] for i in range(2)])
+            assert all(env.prompt(i)[0] == [] and env.actions(i) for i in range(2))
+            obs, rewards, term, trunc, infos = env.step([env.sample_action(i, rng) for i in range(2)])
+            assert len(obs) == 2 and rewards.dtype == np.float32 and not (term & trunc).any()
+            if infos:
+                assert set(infos) == {"final_obs", "_final_obs", "episode", "_episode"}
+        runs.append(seen)
+        env.close()
+    assert runs[0] == runs[1] and len({p for step in runs[0] for p in step}) > 10
+
+
+def test_step_limit_truncates_and_autoresets_the_same_step():
+    env = envs.make("alfworld/pick_and_place_simple", 1, seed=0, max_steps=3, **SMALL)
+    env.reset()
+    first = env.prompt(0)[1]
+    for t in range(3):
+        _, _, term, trunc, infos = env.step(["look"])
+    assert trunc[0] and not term[0] and infos["episode"]["l"][0] == 3 and not infos["episode"]["success"][0]
+    assert "> look" in env.prompt(0, final=True)[1] and env.prompt(0)[1] != first  # the next game, at its start
+    with pytest.raises(ValueError, match="did not end"):
+        env.step(["look"]) and env.prompt(0, final=True)
+
+
+def test_snapshot_mid_episode_resumes_exactly():
+    env, rng = envs.make("alfworld/all", 3, seed=9, **SMALL), np.random.default_rng(1)
+    env.reset()
+    for _ in range(7):
+        env.step([env.sample_action(i, rng) for i in range(3)])
+    snap = env.get_snapshot()
+    json.dumps(snap)  # plain data
+    twin = envs.make("alfworld/all", 3, seed=0, **SMALL)
+    twin.set_snapshot(snap)
+    for _ in range(12):
+        assert [twin.prompt(i)[1] for i in range(3)] == [env.prompt(i)[1] for i in range(3)]
+        acts = [env.sample_action(i, rng) for i in range(3)]
+        a, b = env.step(acts), twin.step(acts)
+        assert np.array_equal(a[1], b[1]) and a[0] == b[0] and np.array_equal(a[3], b[3])
+    for bad in ({**snap, "num_envs": 2}, {**snap, "commands": [["look"]] * 2}, {**snap, "extra": 1}, "x"):
+        with pytest.raises(ValueError):
+            twin.set_snapshot(bad)
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="receptacles"):
+        envs.make("alfworld/all", 1, receptacles=1)
+    with pytest.raises(ValueError, match="unknown option"):
+        envs.make("alfworld/all", 1, rooms=3)
+    env = envs.make("alfworld/pick_and_place_simple", 1, **SMALL)
+    with pytest.raises(RuntimeError):
+        env.step(["look"])
+    env.reset()
+    with pytest.raises(IndexError):
+        env.step([99])
+    with pytest.raises(ValueError):
+        env.step(["look", "look"])
+    with pytest.raises(ValueError):
+        env.step([1.5])
+    _, r, *_ = env.step(["fly to the moon"])  # not admissible: the engine says nothing happens
+    assert r[0] == 0 and env.observations[0] == "Nothing happens."
+
+
+def test_downloaded_layout_plays_through_alfworld_data(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="ALFWORLD_DATA"):
+        monkeypatch.delenv("ALFWORLD_DATA", raising=False)
+        envs.make("alfworld/valid_seen", 1)
+    for k in range(3):  # ALFWorld's layout: <split>/<task>/<trial>/game.tw-pddl + traj_data.json
+        game = generate_game(TASK_TYPES[k], k, **SMALL)
+        trial = tmp_path / "json_2.1.1" / "valid_seen" / f"{TASK_TYPES[k]}-x" / f"trial_{k}"
+        trial.mkdir(parents=True)
+        game["grammar"] = game["grammar"].replace(game["task"], "UNKNOWN GOAL")
+        (trial / "game.tw-pddl").write_text(json.dumps({key: game[key] for key in ("pddl_domain", "grammar", "pddl_problem", "solvable")}))
+        (trial / "traj_data.json").write_text(json.dumps(game["traj_data"]))
+    monkeypatch.setenv("ALFWORLD_DATA", str(tmp_path))
+    env = envs.make("alfworld/valid_seen", 2, seed=0)
+    env.reset()
+    assert all(env.games[i].task and "UNKNOWN" not in env.games[i].task for i in range(2))
+    assert env.actions(0)
+    random.seed(0)
+
+
+def test_vldac_trains_on_text_only_prompts(tmp_path):
+    import vldac
+    run = tmp_path / "run"
+    m = vldac.main(["--env", "alfworld", "--task", "pick_and_place_simple", "--env-options", "receptacles=2,distractors=0",
+                    "--num-envs", "4", "--num-steps", "2", "--total-timesteps", "16", "--num-minibatches", "2",
+                    "--format-warmup-steps", "30", "--max-new-tokens", "48", "--eval-every", "0", "--eval-episodes", "4",
+                    "--transcripts-every", "1", "--run-dir", str(run)])
+    assert np.isfinite(m["losses/value_loss"]) and abs(m["losses/initial_ratio_dev"]) < 1e-4
+    line = json.loads((run / "transcripts.jsonl").read_text().splitlines()[0])
+    assert "Admissible commands:" in line["prompt"] and isinstance(line["action"], int)
