@@ -34,7 +34,7 @@ import envs  # noqa: E402
 from envs.rng import MASK  # noqa: E402
 from envs.text import parse_action  # noqa: E402
 
-CPP_TASKS = [name for name in envs.TASKS if not name.startswith("miniworld/")]
+CPP_TASKS = [name for name in envs.TASKS if not name.startswith(("miniworld/", "alfworld/"))]
 BROKE = ["BROKE: illegal action accepted", "BROKE: a refused action changed the env",
          "BROKE: python restored from the snapshot disagrees", "BROKE: cpp restored from the snapshot disagrees",
          "BROKE: the parser raised", "BROKE: ok but not a legal index",
