@@ -37,7 +37,7 @@ TOOL = {"pick_clean_then_place_in_recep": ("SinkBasin", "clean"), "pick_heat_the
         "pick_cool_then_place_in_recep": ("Fridge", "cool")}
 ABILITY = {"clean": "Cleanable", "heat": "Heatable", "cool": "Coolable"}
 LAMP, LAMP_HOLDERS = "DeskLamp", ("Desk", "SideTable", "Dresser")
-ALWAYS_DECLARED = ("SinkBasinType", "MicrowaveType", "FridgeType", "KnifeType", "ButterKnifeType")  # the domain names them
+DOMAIN_OTYPES, DOMAIN_RTYPES = {"KnifeType", "ButterKnifeType"}, {"SinkBasinType", "MicrowaveType", "FridgeType"}  # alfred.pddl names them
 OPTIONS = {"receptacles": (12, 2, 60), "distractors": (6, 0, 60), "max_steps": (50, 1, 1000), "history": (2, 0, 50)}
 RULES = ("You are in a household. Reach the goal with text commands: go to a receptacle, open and close it, "
          "take an object from it and move it to another, heat, cool or clean an object with the microwave, "
@@ -91,12 +91,12 @@ def rooms(task_type: str) -> tuple:
         present = set(json.loads(objs_file.read_text()))
         holdable = set().union(*can_hold.values())
         objects = sorted(o for o in present & holdable if o not in constants.RECEPTACLES or o in constants.MOVABLE_RECEPTACLES)
-        tool, _ = TOOL.get(task_type, (None, None))
+        tool, verb = TOOL.get(task_type, (None, None))
         if task_type == "look_at_obj_in_light" and not (LAMP in present and kinds & set(LAMP_HOLDERS)):
             continue
         candidates = []
         for obj in objects:
-            if tool and (tool not in kinds or obj not in constants.VAL_ACTION_OBJECTS[ABILITY[TOOL[task_type][1]]]):
+            if tool and (tool not in kinds or obj not in constants.VAL_ACTION_OBJECTS[ABILITY[verb]]):
                 continue
             parents = [None] if task_type == "look_at_obj_in_light" else \
                 sorted(k for k in kinds if obj in can_hold.get(k, ()) and k != tool)
@@ -158,8 +158,8 @@ def generate_game(task_type: str, seed: int, receptacles: int = 12, distractors:
             placed.append((_object_id(fits[rng.integers(len(fits))], rng, used), r))
 
     # the PDDL problem
-    otypes = sorted({o.split("|")[0] + "Type" for o, _ in placed} | {"KnifeType", "ButterKnifeType"})
-    rtypes = sorted({receptacle_type(r) + "Type" for r in chosen} | {"SinkBasinType", "MicrowaveType", "FridgeType"})
+    otypes = sorted({o.split("|")[0] + "Type" for o, _ in placed} | DOMAIN_OTYPES)
+    rtypes = sorted({receptacle_type(r) + "Type" for r in chosen} | DOMAIN_RTYPES)
     loc = {r: f"loc_bar_{k}_bar_{int(rng.integers(-9, 9))}_bar_{int(rng.integers(4))}_bar_30" for k, r in enumerate(chosen)}
     start = "loc_bar_start_bar_0_bar_0_bar_0"
     facts = [f"(atLocation agent1 {start})"]
@@ -269,7 +269,7 @@ class AlfworldGame(TextGame):
         self.done = self.success = bool(state["won"])
 
     def step(self, command):
-        state, score, _ = self.engine.step(command)
+        state, _, _ = self.engine.step(command)
         self.observation = state["feedback"].strip()
         self._update(state)
         return float(self.success)

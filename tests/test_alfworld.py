@@ -1,6 +1,5 @@
 """ALFWorld on its real text engine with generated games: experts win, seeding, snapshots, errors, vldac."""
 import json
-import random
 
 import numpy as np
 import pytest
@@ -126,7 +125,6 @@ def test_downloaded_layout_plays_through_alfworld_data(tmp_path, monkeypatch):
     env.reset()
     assert all(env.games[i].task and "UNKNOWN" not in env.games[i].task for i in range(2))
     assert env.actions(0)
-    random.seed(0)
 
 
 def test_vldac_trains_on_text_only_prompts(tmp_path):
