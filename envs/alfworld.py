@@ -119,6 +119,14 @@ def _object_id(cls, rng, used):
             return alfred_id
 
 
+def task_sentence(task_type: str, params: dict, rng: np.random.Generator) -> str:
+    """ALFWorld's templated task sentence for a game's pddl_params, the template drawn from rng."""
+    templates = _alfworld()[1].gdict[task_type]["templates"]
+    names = {key: params[f"{field}_target"].lower()
+             for key, field in (("obj", "object"), ("recep", "parent"), ("toggle", "toggle"), ("mrecep", "mrecep"))}
+    return templates[rng.integers(len(templates))].format(**names)
+
+
 def generate_game(task_type: str, seed: int, receptacles: int = 12, distractors: int = 6) -> dict:
     """A solvable ALFWorld game of `task_type` (one of TASK_TYPES), the same for the same arguments: the
     tw-pddl dict (pddl_domain, grammar, pddl_problem, walkthrough with ALFRED ids in place of names, solvable)
@@ -182,8 +190,9 @@ def generate_game(task_type: str, seed: int, receptacles: int = 12, distractors:
     goal = goals.gdict[task_type]["pddl"].format(obj=obj, recep=parent or "", toggle=toggle).replace("#", "-")
     problem = (f"(define (problem plan_generated_{scene})\n(:domain alfred)\n(:objects\n  " + "\n  ".join(objects)
                + "\n)\n(:init\n  " + "\n  ".join(facts) + "\n)\n" + goal.strip() + "\n")
-    templates = goals.gdict[task_type]["templates"]
-    task = templates[rng.integers(len(templates))].format(obj=obj.lower(), recep=(parent or "").lower(), toggle=toggle.lower())
+    params = {"object_target": obj, "parent_target": parent or "", "toggle_target": toggle, "mrecep_target": "",
+              "object_sliced": False}
+    task = task_sentence(task_type, params, rng)
     domain, grammar = logic()
 
     # the expert plan, with ALFRED ids for names (AlfworldGame maps them to the demangled names)
@@ -213,8 +222,6 @@ def generate_game(task_type: str, seed: int, receptacles: int = 12, distractors:
         else:
             go(target_recep)
             plan.append(f"move {{{o}}} to {{{target_recep}}}")
-    params = {"object_target": obj, "parent_target": parent or "", "toggle_target": toggle, "mrecep_target": "",
-              "object_sliced": False}
     return {"pddl_domain": domain, "grammar": grammar.replace("UNKNOWN GOAL", task), "pddl_problem": problem,
             "walkthrough": plan, "solvable": True, "task": task,
             "traj_data": {"task_type": task_type, "pddl_params": params, "scene_num": int(scene)}}
@@ -323,10 +330,9 @@ class AlfworldEnv(TextActionEnv):
         if self.games_list is not None:
             path = self.games_list[seed % len(self.games_list)]
             game = json.loads(path.read_text())
-            traj = json.loads((path.parent / "traj_data.json").read_text())
-            from alfworld.agents.utils.misc import add_task_to_grammar
-            import random
-            game["grammar"] = add_task_to_grammar(game["grammar"], traj, rng=random.Random(seed))
+            traj = json.loads((path.parent / "traj_data.json").read_text())  # ALFWorld's own helper draws from `random`
+            game["grammar"] = game["grammar"].replace("UNKNOWN GOAL", task_sentence(traj["task_type"], traj["pddl_params"],
+                                                                                    np.random.default_rng(seed)))
             return game
         task_type = TASK_TYPES[derive_seed(seed, 1) % 6] if self.kind == "all" else self.kind
         return generate_game(task_type, seed, self.options["receptacles"], self.options["distractors"])

@@ -1,5 +1,6 @@
 """ALFWorld on its real text engine with generated games: experts win, seeding, snapshots, errors, vldac."""
 import json
+import random
 
 import numpy as np
 import pytest
@@ -121,9 +122,13 @@ def test_downloaded_layout_plays_through_alfworld_data(tmp_path, monkeypatch):
         (trial / "game.tw-pddl").write_text(json.dumps({key: game[key] for key in ("pddl_domain", "grammar", "pddl_problem", "solvable")}))
         (trial / "traj_data.json").write_text(json.dumps(game["traj_data"]))
     monkeypatch.setenv("ALFWORLD_DATA", str(tmp_path))
-    env = envs.make("alfworld/valid_seen", 2, seed=0)
-    env.reset()
-    assert all(env.games[i].task and "UNKNOWN" not in env.games[i].task for i in range(2))
+    tasks = []
+    for global_seed in (1, 2):  # the task sentences come from the env's seed, not from the global `random`
+        random.seed(global_seed)
+        env = envs.make("alfworld/valid_seen", 8, seed=0)
+        env.reset()
+        tasks.append([env.games[i].task for i in range(8)])
+    assert all(t and "UNKNOWN" not in t for t in tasks[0]) and tasks[0] == tasks[1]
     assert env.actions(0)
 
 
