@@ -175,8 +175,8 @@ class TextActionEnv(gymnasium.vector.VectorEnv):
         lines = [self.rules, f"Your task is to: {game.task}."]
         if played and game.start:
             lines.append(f"At the start: {game.start}")
-        if played:
-            lines += ["Your last actions:"] + [f"> {c}\n{o}" for c, o in played]
+        if played:  # the last command's feedback is the observation below
+            lines += ["Your last actions:"] + [f"> {c}\n{o}" for c, o in played[:-1]] + [f"> {played[-1][0]}"]
         return "\n".join(lines + [f"Now: {game.observation}", command_format(game.commands)])
 
     # -- snapshots

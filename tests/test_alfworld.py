@@ -1,6 +1,8 @@
 """ALFWorld on its real text engine with generated games: experts win, seeding, snapshots, errors, vldac."""
 import json
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ pytest.importorskip("alfworld")
 import envs  # noqa: E402
 from envs.alfworld import TASK_TYPES, generate_game  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(receptacles=4, distractors=2)
 
 
@@ -70,6 +73,21 @@ def test_step_limit_truncates_and_autoresets_the_same_step():
     assert "> look" in env.prompt(0, final=True)[1] and env.prompt(0)[1] != first  # the next game, at its start
     with pytest.raises(ValueError, match="did not end"):
         env.step(["look"]) and env.prompt(0, final=True)
+
+
+def test_prompt_shows_task_start_last_steps_and_commands_once():
+    env = envs.make("alfworld/pick_and_place_simple", 1, seed=3, history=2, **SMALL)
+    env.reset()
+    game, start = env.games[0], env.observations[0]
+    assert env.prompt(0)[1].count(start) == 1 and "Your last actions" not in env.prompt(0)[1]
+    feedback = []
+    for command in ("inventory", "look", "inventory"):
+        env.step([command])
+        feedback.append(game.observation)
+    text = env.prompt(0)[1]
+    assert f"Your task is to: {game.task}." in text and f"At the start: {start}" in text
+    assert text.count("> ") == 2 and f"> look\n{feedback[1]}\n> inventory\nNow: {feedback[2]}\n" in text
+    assert text.endswith(envs.text.command_format(env.actions(0)))
 
 
 def test_snapshot_mid_episode_resumes_exactly():
@@ -142,3 +160,19 @@ def test_vldac_trains_on_text_only_prompts(tmp_path):
     assert np.isfinite(m["losses/value_loss"]) and abs(m["losses/initial_ratio_dev"]) < 1e-4
     line = json.loads((run / "transcripts.jsonl").read_text().splitlines()[0])
     assert "Admissible commands:" in line["prompt"] and isinstance(line["action"], int)
+
+
+def test_hub_layout_checkpoint_trains_on_text_only_prompts(tmp_path):
+    """A tiny Qwen2-VL folder laid out like a hub download (LoRA on by default): prompts with no image
+    go through its processor and chat template, and the update is PPO-exact."""
+    import vldac
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from make_tiny_checkpoint import make_tiny_checkpoint
+    run = tmp_path / "run"
+    m = vldac.main(["--model", str(make_tiny_checkpoint(tmp_path / "qwen2_vl", "qwen2_vl")), "--env", "alfworld",
+                    "--task", "pick_and_place_simple", "--env-options", "receptacles=2,distractors=0", "--num-envs", "2",
+                    "--num-steps", "2", "--total-timesteps", "8", "--num-minibatches", "2", "--max-new-tokens", "8",
+                    "--eval-every", "0", "--eval-episodes", "2", "--transcripts-every", "1", "--run-dir", str(run)])
+    args = json.loads((run / "args.json").read_text())
+    assert args["lora"] and np.isfinite(m["losses/value_loss"]) and abs(m["losses/initial_ratio_dev"]) < 1e-4
+    assert "Admissible commands:" in json.loads((run / "transcripts.jsonl").read_text().splitlines()[0])["prompt"]
