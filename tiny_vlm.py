@@ -10,9 +10,9 @@ TINY_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
-def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64, tokenizer_dir=None):
-    """A ~0.6M-parameter Qwen2-VL made in code (no download): a byte-level BPE tokenizer trained on
-    `corpus` (or loaded from tokenizer_dir), the real Qwen2-VL processor / chat template / generate
+def build_tiny_vlm(corpus, vocab_size=512, hidden=128, layers=2, heads=4, vision_depth=2, vision_dim=64, tokenizer_dir=None):
+    """A ~0.6M-parameter Qwen2-VL made in code (no download): a byte-level BPE tokenizer of at most
+    `vocab_size` tokens trained on `corpus` (or loaded from tokenizer_dir), the real Qwen2-VL processor / chat template / generate
     path, random weights."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -24,7 +24,7 @@ def build_tiny_vlm(corpus, hidden=128, layers=2, heads=4, vision_depth=2, vision
         bpe = Tokenizer(models.BPE())
         bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
         bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-            vocab_size=512, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
+            vocab_size=vocab_size, special_tokens=QWEN_SPECIAL_TOKENS, show_progress=False,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
         tokenizer = PreTrainedTokenizerFast(
             tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",

@@ -174,9 +174,9 @@ def reply_text(thoughts, action):
     return json.dumps({"thoughts": thoughts, "action": action})
 
 
-def load_vlm(args, corpus, ckpt=None):
+def load_vlm(args, corpus, ckpt=None, vocab_size=512):
     if args.model == "tiny":
-        return build_tiny_vlm(corpus, tokenizer_dir=ckpt and ckpt / "model")
+        return build_tiny_vlm(corpus, vocab_size, tokenizer_dir=ckpt and ckpt / "model")
     from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
     try:
         processor = AutoProcessor.from_pretrained(args.model)
@@ -731,8 +731,9 @@ def build_policy(args, env, ckpt=None, rng=None, state=None):
         raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
     commands = dict.fromkeys(s for i in range(env.num_envs) for s in env.actions(i))  # symbols, or the commands now
     replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in commands]
-    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + replies * 8
-    policy = Policy(*load_vlm(args, corpus, ckpt), args).to(args.device)
+    words = getattr(env, "vocabulary", ())  # text worlds: phrases naming all their things, to be whole tokens
+    corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + (replies + [reply_text("", w) for w in words]) * 8
+    policy = Policy(*load_vlm(args, corpus, ckpt, 2048 if words else 512), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
         format_warmup(args, policy, env, rng)
     policy.model.to(getattr(torch, args.dtype))  # the tiny model learns the format in fp32, then runs as asked

@@ -337,6 +337,20 @@ class AlfworldEnv(TextActionEnv):
         task_type = TASK_TYPES[derive_seed(seed, 1) % 6] if self.kind == "all" else self.kind
         return generate_game(task_type, seed, self.options["receptacles"], self.options["distractors"])
 
+    @property
+    def vocabulary(self) -> tuple:
+        """Command-shaped phrases naming every receptacle and object class this env's games can hold (the
+        built-in model's tokenizer is trained on them, so that names are whole tokens)."""
+        kinds = TASK_TYPES if self.kind in SPLITS or self.kind == "all" else (self.kind,)
+        scenes = [room for t in kinds for room in rooms(t)]
+        places = sorted({receptacle_type(r).lower() for room in scenes for r in room[1]})
+        things = sorted({o.lower() for room in scenes for o in room[2]})
+        verbs = (("take", " from"), ("put", " in/on"), ("move", " to"), ("examine", ""), ("use", ""),
+                 ("heat", " with"), ("cool", " with"), ("clean", " with"))
+        return ("inventory", "look", f"use {LAMP.lower()} 1",
+                *(f"{verb} {r} 1" for verb in ("go to", "open", "close", "examine") for r in places),
+                *(f"{verb} {o} 1{tail}" for verb, tail in verbs for o in things))
+
     def expert_commands(self, i: int) -> list[str]:
         """Env i's expert plan for its current episode, from the episode's start (tests, benchmarks)."""
         return self.games[i].expert_commands()

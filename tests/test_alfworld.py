@@ -90,6 +90,18 @@ def test_prompt_shows_task_start_last_steps_and_commands_once():
     assert text.endswith(envs.text.command_format(env.actions(0)))
 
 
+def test_vocabulary_names_every_word_the_commands_use():
+    """The built-in model's tokenizer is trained on env.vocabulary: every word of every command met in random
+    play (all task types) but the numbers is in it, so no name is split into pieces the corpus never saw."""
+    env, rng = envs.make("alfworld/all", 6, seed=4, **SMALL), np.random.default_rng(0)
+    env.reset()
+    words, seen = {w for phrase in env.vocabulary for w in phrase.split()}, set()
+    for _ in range(25):
+        seen |= {w for i in range(6) for c in env.actions(i) for w in c.split() if not w.isdigit()}
+        env.step([env.sample_action(i, rng) for i in range(6)])
+    assert len(seen) > 30 and seen <= words
+
+
 def test_snapshot_mid_episode_resumes_exactly():
     env, rng = envs.make("alfworld/all", 3, seed=9, **SMALL), np.random.default_rng(1)
     env.reset()
