@@ -44,7 +44,7 @@ def arg(default, help):
 
 @dataclasses.dataclass
 class Args:
-    env: str = arg("gymcards", "environment family: gymcards | grid | miniworld | alfworld")
+    env: str = arg("gymcards", "environment family: gymcards | grid | miniworld | alfworld | webshop")
     task: str = arg("", "task within the family ('' = the family's first task)")
     model: str = arg("tiny", "'tiny' (built in, offline) or a transformers VLM hub id / local path")
     seed: int = arg(1, "seed of torch, numpy and the envs (env i gets seed + i)")
@@ -95,7 +95,7 @@ class Args:
     transcripts_every: int = arg(10, "append a few sample transcripts to transcripts.jsonl every this many updates")
     resume: str = arg("", "continue the run in this run dir from its latest checkpoint, exactly")
     eval_only: bool = arg(False, "only evaluate --checkpoint (sampled and greedy) and write eval.json beside it")
-    checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only")
+    checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only (on its task, or on --task if given)")
 
 
 # the defaults that depend on --loss: VL-DAC's (the paper's Table 6) and RL4VLM's (its code)
@@ -104,7 +104,8 @@ LOSS_DEFAULTS = {"vldac": dict(kl_coef=0.05, vf_coef=0.15, clip_vloss=False, val
                  "rl4vlm": dict(kl_coef=0.0, vf_coef=0.5, clip_vloss=True, value_warmup_updates=0, stop_grad=False,
                                 joint_grad_clip=True)}
 # (gamma, gae_lambda) per env family; the paper's Table 6 values are in the README
-FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95), "alfworld": (0.99, 0.95)}
+FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95), "alfworld": (0.99, 0.95),
+                   "webshop": (0.99, 0.95)}
 
 
 def parse_args(argv=None):
@@ -760,8 +761,8 @@ def main(argv=None):
     if cli.resume:  # continue writing into the run dir that holds the checkpoint
         args = dataclasses.replace(resume_args(cli, state["args"]), run_dir=str(ckpt.parent))
     elif cli.eval_only and state:
-        args = dataclasses.replace(Args(**state["args"]), eval_only=True, checkpoint=cli.checkpoint,
-                                   eval_episodes=cli.eval_episodes, device=resolve(cli).device)  # evaluate here
+        args = dataclasses.replace(Args(**state["args"]), eval_only=True, checkpoint=cli.checkpoint, eval_episodes=cli.eval_episodes,
+                                   task=cli.task or state["args"]["task"], device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
     args = init_distributed(args)

@@ -24,9 +24,11 @@ TASKS = {
     **{f"alfworld/{kind}": f"envs.alfworld:make_{kind}" for kind in (
         "pick_and_place_simple", "look_at_obj_in_light", "pick_clean_then_place_in_recep", "pick_heat_then_place_in_recep",
         "pick_cool_then_place_in_recep", "pick_two_obj_and_place", "all", "train", "valid_seen", "valid_unseen", "valid_train")},
+    "webshop/train": "envs.webshop:make_train",  # training goals
+    "webshop/test": "envs.webshop:make_test",  # the 500 held-out goals
 }
 # family -> task used when a bare family name is given
-DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom", "alfworld": "all"}
+DEFAULT_TASKS = {"gymcards": "numberline", "grid": "oneroom", "miniworld": "OneRoom", "alfworld": "all", "webshop": "train"}
 
 
 def make(name: str, num_envs: int, seed: int = 0, backend: str = "cpp", **options):
