@@ -5,9 +5,12 @@
 
 Policies, over every goal of webshop/test (500 with the default catalog), one episode each, 15 steps:
 - random: a uniformly random admissible command each step (on the search page: one of the listed queries);
+- random, buy on an item page: random commands until an item page opens, then buy (what the built-in model
+  learned first, docs/results.md);
 - rule: WebShop's rule baseline - search the instruction (without its price clause), click the first
   result, buy;
-- rule + options: the same, also clicking every option value the instruction names (the issue's rule policy).
+- rule + options: the same, also clicking, per option, the value the instruction names ("size: large", else
+  the longest value found in it).
 The original WebShop paper's rule baseline (score 45.6, success 9.6%, on its real data and human
 instructions) is printed beside as the reference point; score = 100 x mean reward.
 
@@ -39,11 +42,19 @@ def rule_command(game, options: bool) -> str:
         return "click[< prev]"
     if options:
         wanted = game.task.lower()
-        for name, values in game.option_values.items():
-            value = next((v for v in values if v.lower() in wanted), None)
+        for name, values in game.option_values.items():  # "name: value" as the generated goals say it, else the
+            named = [v for v in values if f"{name}: {v}".lower() in wanted]  # longest value the instruction holds
+            value = max(named or [v for v in values if v.lower() in wanted], key=len, default=None)
             if value is not None and game.chosen.get(name) != value:
                 return f"click[{value}]"
     return "click[buy now]"
+
+
+def command(policy, env, i, rng):
+    game = env.games[i]
+    if policy.startswith("rule"):
+        return rule_command(game, options=policy == "rule + options")
+    return "click[buy now]" if policy == "random, buy on an item page" and game.view == "item" else env.sample_action(i, rng)
 
 
 def evaluate(policy, opts, num_envs=50, seed=0):
@@ -56,8 +67,7 @@ def evaluate(policy, opts, num_envs=50, seed=0):
     episodes, rewards, wins = np.zeros(num_envs, int), [], []
     target = goals // num_envs
     while (episodes < target).any():
-        actions = [env.sample_action(i, rng) if policy == "random" else rule_command(env.games[i], policy == "rule + options")
-                   for i in range(num_envs)]
+        actions = [command(policy, env, i, rng) for i in range(num_envs)]
         _, reward, term, trunc, infos = env.step(actions)
         for i in np.flatnonzero(term | trunc):
             if episodes[i] < target:
@@ -91,7 +101,7 @@ def main():
         catalogs[f"WebShop data ({a.data_dir})"] = dict(products=a.data_products, data_dir=a.data_dir)
     print("| catalog | policy | goals | mean reward | score | success |\n|---|---|---:|---:|---:|---:|")
     for catalog, opts in catalogs.items():
-        for policy in ("random", "rule", "rule + options"):
+        for policy in ("random", "random, buy on an item page", "rule", "rule + options"):
             mean, success, n = evaluate(policy, opts)
             print(f"| {catalog} | {policy} | {n} | {mean:.3f} | {100 * mean:.1f} | {100 * success:.1f}% |", flush=True)
     print(f"| WebShop paper (real data, human goals) | rule | 500 | {PAPER_RULE[0] / 100:.3f} | {PAPER_RULE[0]} | "
