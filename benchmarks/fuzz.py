@@ -11,14 +11,18 @@ sampled steps: the Python twin, restored from the C++ env's snapshot, takes the 
 prompt of every env is (images, text).
 
 Replies: a seeded corpus of malformed and hostile replies (code fences, nested / truncated / huge JSON,
-confusable unicode, NUL bytes, 1 MB replies, code injection that would create a marker file) through
-every task's parser: it must return (index, ok) with ok <=> a legal index, never raise, never run code.
+confusable unicode, NUL bytes, 1 MB replies, code injection that would create a marker file, empty / huge /
+nested search[...] and click[...]) through every C++ task's parser and every text env's parse_action: it
+must return (index, ok) with ok <=> a legal index, never raise, never run code; a text env's parsed action
+must then be accepted by step().
 
     python benchmarks/fuzz.py                       # >= 1M env steps, >= 10k replies per task
     python benchmarks/fuzz.py --env-steps 20000 --replies 500
 """
 import argparse
 import builtins
+import contextlib
+import importlib.util
 import json
 import pickle
 import sys
@@ -34,11 +38,16 @@ import envs  # noqa: E402
 from envs.rng import MASK  # noqa: E402
 from envs.text import parse_action  # noqa: E402
 
-CPP_TASKS = [name for name in envs.TASKS if not name.startswith(("miniworld/", "alfworld/"))]
+CPP_TASKS = [name for name in envs.TASKS if name.startswith(("gymcards/", "grid/"))]  # the families with a C++ core
+# text-action envs whose parse_action(reply, i) the replies go through (ALFWorld only where it is installed)
+TEXT_TASKS = {"webshop/train": dict(products=200), **({"alfworld/pick_and_place_simple": dict(receptacles=2, distractors=0)}
+                                                       if importlib.util.find_spec("alfworld") else {})}
 BROKE = ["BROKE: illegal action accepted", "BROKE: a refused action changed the env",
          "BROKE: python restored from the snapshot disagrees", "BROKE: cpp restored from the snapshot disagrees",
          "BROKE: the parser raised", "BROKE: ok but not a legal index",
-         "BROKE: code was run (eval/exec/compile/__import__ called)", "BROKE: the injected code's marker file exists"]
+         "BROKE: code was run (eval/exec/compile/__import__ called)", "BROKE: the injected code's marker file exists",
+         "BROKE: step() refused a parsed action"]
+CODE_RUNNERS = ("eval", "exec", "compile", "__import__")
 
 
 def random_options(task, rng):
@@ -134,11 +143,18 @@ def reply_corpus(total, seed, marker):
     injections = [f"__import__('os').system('touch {marker}')", f"open('{marker}', 'w')",
                   f"exec(\"open('{marker}','w')\")", f"eval('__import__(\"os\").system(\"touch {marker}\")')"]
     confusables = ["\u0430ction", "acti\u043en", "ACTION\u200b", "a\u0441tion", "action\u00a0"]
-    words = ["thoughts", "action", "+", "-", "hit", "stand", "1", "move forward", "{", "}", "[", "]", ":", ",", '"']
+    words = ["thoughts", "action", "+", "-", "hit", "stand", "1", "move forward", "{", "}", "[", "]", ":", ",", '"',
+             "search[", "click[", "buy now", "go to", "take", " ", "\n"]
+    texts = ["search[]", "search[" + " " * 50 + "]", "click[]", "click[[buy now]]", "search[" + "q" * 2**20 + "]",
+             "search[a]]]", "SEARCH [ shoes ]", "search[running shoes]", "click[buy now]", "click[back to search]", "look",
+             "inventory", "Look.", "click[" + "\u0432uy now]", "search[\x00]", "search[{injection}]"]
     out = []
     for _ in range(total):
-        kind = rng.integers(10)
-        if kind == 0:
+        kind = rng.integers(11)
+        if kind == 10:  # text-action shapes: empty, huge, nested, confusable, injected commands
+            body = texts[rng.integers(len(texts))].replace("{injection}", injections[rng.integers(len(injections))])
+            r = [f'{{"thoughts": "", "action": {json.dumps(body)}}}', body][rng.integers(2)]
+        elif kind == 0:
             body = injections[rng.integers(len(injections))]
             r = [f'{{"action": {body}}}', f'{{"thoughts": "x", "action": "{body}"}}', body][rng.integers(3)]
         elif kind == 1:
@@ -165,38 +181,78 @@ def reply_corpus(total, seed, marker):
     return out
 
 
+@contextlib.contextmanager
+def watching(called):
+    """eval / exec / compile / __import__ calls made inside the block are appended to `called` (the parser
+    must make none; the engines behind the text envs may, so steps run outside the block)."""
+    originals = {n: getattr(builtins, n) for n in CODE_RUNNERS}
+    for n in CODE_RUNNERS:
+        setattr(builtins, n, lambda *a, _o=originals[n], _n=n, **k: called.append(_n) or _o(*a, **k))
+    try:
+        yield
+    finally:
+        for n in CODE_RUNNERS:
+            setattr(builtins, n, originals[n])
+
+
+def parsed(parse, count, called):
+    """parse() under watch: (index, ok), or None when it raised (counted)."""
+    try:
+        with watching(called):
+            return parse()
+    except Exception:  # noqa: BLE001 -- any exception is what this looks for
+        count["BROKE: the parser raised"] += 1
+        return None
+
+
 def fuzz_replies(total, seed, count):
-    names = ("eval", "exec", "compile", "__import__")
     called = []
     with tempfile.TemporaryDirectory() as tmp:
         marker = Path(tmp) / "pwned"
         corpus = reply_corpus(total, seed, marker)
-        symbols = {name: tuple(envs.make(name, 1).action_symbols) for name in CPP_TASKS}
-        originals = {n: getattr(builtins, n) for n in names}
-        for n in names:  # count calls made while parsing (imports of the parser's own modules happen before)
-            setattr(builtins, n, lambda *a, _o=originals[n], _n=n, **k: called.append(_n) or _o(*a, **k))
-        try:
-            for name in CPP_TASKS:
-                for reply in corpus:
-                    try:
-                        index, ok = parse_action(reply, symbols[name])
-                    except Exception:  # noqa: BLE001 -- any exception is what this looks for
-                        count["BROKE: the parser raised"] += 1
-                        continue
+        for name in CPP_TASKS:
+            symbols = tuple(envs.make(name, 1).action_symbols)
+            for reply in corpus:
+                if (out := parsed(lambda: parse_action(reply, symbols), count, called)) is not None:
                     count["replies parsed"] += 1
-                    count["replies counted invalid"] += not ok
-                    count["BROKE: ok but not a legal index"] += ok != (0 <= index < len(symbols[name]))
-        finally:
-            for n in names:
-                setattr(builtins, n, originals[n])
+                    count["replies counted invalid"] += not out[1]
+                    count["BROKE: ok but not a legal index"] += out[1] != (0 <= out[0] < len(symbols))
+        fuzz_text_replies(corpus, seed, count, called)
         count["BROKE: code was run (eval/exec/compile/__import__ called)"] += len(called)
         count["BROKE: the injected code's marker file exists"] += marker.exists()
+
+
+def fuzz_text_replies(corpus, seed, count, called):
+    """Every reply through each text env's parse_action on the page it is on; a parsed action must then be
+    played by step() (WebShop's free queries are the index len(actions(i))); every 4th reply a random legal
+    command moves the env on, so the replies meet varied pages."""
+    rng = np.random.default_rng(seed)
+    for name, options in TEXT_TASKS.items():
+        env = envs.make(name, 1, seed=seed, **options)
+        env.reset()
+        for k, reply in enumerate(corpus):
+            if (out := parsed(lambda: env.parse_action(reply, 0), count, called)) is None:
+                continue
+            (index, ok), listed = out, len(env.actions(0))
+            count["replies parsed"] += 1
+            count["replies counted invalid"] += not ok
+            count["BROKE: ok but not a legal index"] += ok != (0 <= index < listed or index == listed and
+                                                             name.startswith("webshop/"))  # or a free query
+            try:
+                if ok:
+                    env.step([index])
+                    count["parsed actions played"] += 1
+                if k % 4 == 3:
+                    env.step([env.sample_action(0, rng)])
+            except (ValueError, IndexError):
+                count["BROKE: step() refused a parsed action"] += 1
+        env.close()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env-steps", type=int, default=1_000_000)
-    p.add_argument("--replies", type=int, default=10_000, help="replies in the corpus (each goes through every task)")
+    p.add_argument("--replies", type=int, default=10_000, help="replies in the corpus (each goes through every task and text env)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     count = Counter({k: 0 for k in BROKE})

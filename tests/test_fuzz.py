@@ -1,6 +1,7 @@
 """A bounded run of benchmarks/fuzz.py: every C++ env with random sizes, seeds, options at their limits and
 illegal actions (refused, changing nothing), checked against its Python twin and a restored copy at sampled
-steps; a corpus of malformed and hostile replies through every parser (no exception, no code run)."""
+steps; a corpus of malformed and hostile replies through every parser, the text envs' included (no
+exception, no code run, a parsed action is played)."""
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,8 @@ def test_hostile_replies_are_counted_invalid_and_run_nothing():
     count = Counter({k: 0 for k in fuzz.BROKE})
     fuzz.fuzz_replies(500, seed=1, count=count)
     assert all(count[k] == 0 for k in fuzz.BROKE)
-    assert count["replies parsed"] == 500 * len(fuzz.CPP_TASKS) and count["replies counted invalid"] > 0
+    assert count["replies parsed"] == 500 * (len(fuzz.CPP_TASKS) + len(fuzz.TEXT_TASKS)) and count["replies counted invalid"] > 0
+    assert count["parsed actions played"] > 0 and all(t.startswith(("gymcards/", "grid/")) for t in fuzz.CPP_TASKS)
 
 
 def test_the_fuzzer_reports_a_parser_that_raises(monkeypatch):
