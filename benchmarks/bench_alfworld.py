@@ -2,6 +2,7 @@
 
     python benchmarks/bench_alfworld.py                       # default difficulty: 50 random, 200 expert games per type
     python benchmarks/bench_alfworld.py --games 100 --receptacles 2 --distractors 0 --no-speed
+    python benchmarks/bench_alfworld.py --no-success                  # the speed table only
 
 Speed: env steps/s of envs.make("alfworld/all", N) under uniformly random admissible commands (resets
 included), for N = 1 and 16, next to the engine itself (ALFWorld's AlfredDemangler over TextWorld's
@@ -73,6 +74,7 @@ def main():
     p.add_argument("--games", type=int, default=50, help="games per task type for the random policy")
     p.add_argument("--expert-games", type=int, default=200, help="games per task type for the expert")
     p.add_argument("--no-speed", action="store_true", help="only the success table")
+    p.add_argument("--no-success", action="store_true", help="only the speed table")
     p.add_argument("--receptacles", type=int, default=12)
     p.add_argument("--distractors", type=int, default=6)
     p.add_argument("--steps", type=int, default=300, help="env steps per speed measurement")
@@ -88,6 +90,8 @@ def main():
         for name, fn in rows.items():
             r = [fn() for _ in range(a.repeats)]
             print(f"| {name} | {statistics.median(r):.1f} ({min(r):.1f}–{max(r):.1f}) |", flush=True)
+    if a.no_success:
+        return
     print(f"\n| task type | random admissible success ({a.games} games) | expert success ({a.expert_games} games) |\n"
           "|---|---:|---:|")
     for tt in TASK_TYPES:

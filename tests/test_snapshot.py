@@ -14,7 +14,7 @@ import pytest
 import envs
 from envs.base import BACKENDS, SNAPSHOT_FORMAT
 
-CPP_TASKS = [name for name in envs.TASKS if not name.startswith(("miniworld/", "alfworld/"))]  # every task with a C++ batch
+CPP_TASKS = [name for name in envs.TASKS if name.startswith(("gymcards/", "grid/"))]  # every task with a C++ batch
 FAMILY_OPTIONS = {"gymcards": {"image_size": 40}, "grid": {"image_size": 32, "max_steps": 12}}
 EXTRA_OPTIONS = {"gymcards/points24": {"solvable_only": True}, "grid/hallway": {"top_down": True}}
 NUM_ENVS, WARMUP, STEPS = 3, 25, 35

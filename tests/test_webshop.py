@@ -2,9 +2,11 @@
 and free actions, snapshots, WebShop's data layout, and a vldac run."""
 import json
 import random
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("rank_bm25")
 pytest.importorskip("rapidfuzz")
@@ -316,7 +318,8 @@ def test_vldac_trains_on_webshop(tmp_path):
     run = tmp_path / "run"
     m = vldac.main(["--env", "webshop", "--env-options", "products=200", "--num-envs", "4", "--num-steps", "2",
                     "--total-timesteps", "16", "--num-minibatches", "2", "--format-warmup-steps", "10", "--max-new-tokens", "48",
-                    "--eval-every", "0", "--eval-episodes", "4", "--transcripts-every", "1", "--run-dir", str(run)])
+                    "--eval-every", "0", "--eval-episodes", "4", "--transcripts-every", "1", "--checkpoint-every", "1",
+                    "--run-dir", str(run)])
     assert np.isfinite(m["losses/value_loss"]) and abs(m["losses/initial_ratio_dev"]) < 1e-4
     line = json.loads((run / "transcripts.jsonl").read_text().splitlines()[0])
     assert "Instruction: " in line["prompt"] and "Admissible commands: search[" in line["prompt"] and isinstance(line["action"], int)
@@ -324,6 +327,14 @@ def test_vldac_trains_on_webshop(tmp_path):
     assert res["sampled"]["episodes"] == 4 and 0 <= res["greedy"]["episodic_return"] <= 1
     with pytest.raises(SystemExit, match="nosuch"):
         vldac.main(["--eval-only", "--checkpoint", str(run), "--task", "nosuch", "--eval-episodes", "4"])
+    twin = tmp_path / "twin"  # the same run, resumed from its first checkpoint, ends where it ended
+    shutil.copytree(run, twin)
+    shutil.rmtree(twin / "ckpt-000002")
+    (twin / "latest").write_text("ckpt-000001")
+    r = vldac.main(["--resume", str(twin)])
+    assert r["losses/policy_loss"] == m["losses/policy_loss"] and r["losses/value_loss"] == m["losses/value_loss"]
+    a, b = (torch.load(d / "ckpt-000002" / "state.pt", weights_only=True) for d in (run, twin))
+    assert a["ranks"][0]["env"] == b["ranks"][0]["env"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
 
 
 def test_vocabulary_names_every_fixed_button_option_value_and_type():
