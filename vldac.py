@@ -16,6 +16,8 @@ import bisect
 import contextlib
 import copy
 import dataclasses
+import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -96,6 +98,7 @@ class Args:
     resume: str = arg("", "continue the run in this run dir from its latest checkpoint, exactly")
     eval_only: bool = arg(False, "only evaluate --checkpoint (sampled and greedy) and write eval.json beside it")
     checkpoint: str = arg("", "checkpoint (a run dir or a ckpt-* dir) for --eval-only (on its task, or on --task if given)")
+    track: str = arg("", "also log the metrics to Weights & Biases, in this project ('' = off; pip install -e '.[track]')")
 
 
 # the defaults that depend on --loss: VL-DAC's (the paper's Table 6) and RL4VLM's (its code)
@@ -130,6 +133,7 @@ def parse_args(argv=None):
         (args.loss not in ("vldac", "rl4vlm"), "--loss must be vldac or rl4vlm"),
         (args.eval_only and args.model == "tiny" and not args.checkpoint, "--eval-only with the tiny model needs --checkpoint"),
         (args.invalid_action not in ("random", "penalty"), "--invalid-action must be random or penalty"),
+        (args.track and importlib.util.find_spec("wandb") is None, "--track needs wandb: pip install -e '.[track]'"),
         (any("=" not in kv for kv in args.env_options.split(",") if kv.strip()), "--env-options takes key=value,... pairs"),
         (args.dtype not in ("auto", "float32", "bfloat16"), "--dtype must be auto, float32 or bfloat16"),
         (args.old_logprobs not in ("auto", "generate", "recompute"), "--old-logprobs must be auto, generate or recompute"),
@@ -631,6 +635,7 @@ def evaluate(args, policy, num_episodes, greedy=False):
     env.reset()
     rng = np.random.default_rng(args.seed + 1_000_000 + rank * n)
     done, returns, successes, valid = np.zeros(n, int), [], [], []
+    bar = tqdm(total=n * quota, desc="eval episodes", leave=False, disable=rank > 0 or None)
     while (done < quota).any():
         replies = policy.generate(policy.encode([env.prompt(i) for i in range(n)]), greedy=greedy)[0]
         actions, ok = act(policy, env, replies, rng)
@@ -641,6 +646,8 @@ def evaluate(args, policy, num_episodes, greedy=False):
                 returns.append(float(infos["episode"]["r"][i]))
                 successes.append(bool(infos["episode"]["success"][i]))
                 done[i] += 1
+                bar.update()
+    bar.close()
     env.close()
     returns, successes, valid = gather(returns), gather(successes), gather(np.concatenate(valid).tolist())
     n, p = len(successes), float(np.mean(successes))
@@ -765,6 +772,8 @@ def main(argv=None):
                                    task=cli.task or state["args"]["task"], device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
+    if not cli.resume and not args.eval_only and any((Path(args.run_dir) / f).exists() for f in ("metrics.jsonl", "latest")):
+        raise SystemExit(f"error: {args.run_dir} already holds a run: continue it with --resume {args.run_dir}, or choose another --run-dir")
     args = init_distributed(args)
     rank, world = rank_world()
     if cli.resume and len(state.get("ranks", ())) != world:  # none: an older vldac's checkpoint
@@ -828,10 +837,14 @@ def main(argv=None):
         if mine["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(mine["rng"]["cuda"])
         first, global_step = state["update"] + 1, state["global_step"]
-    writer = None
+    writer = tracker = None
     with contextlib.suppress(ImportError):  # tensorboard is optional; metrics.jsonl is always written
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(run_dir)) if rank == 0 else None
+    if args.track and rank == 0:  # a resumed run continues the same W&B run (its id comes from the run dir)
+        import wandb
+        tracker = wandb.init(project=args.track, dir=str(run_dir), config=dataclasses.asdict(args), resume="allow",
+                             id=hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16])
     bar = tqdm(range(first, num_updates + 1), desc="updates", initial=first - 1, total=num_updates, disable=rank > 0 or None)
     logs = [run_dir / name if rank == 0 else os.devnull for name in ("metrics.jsonl", "transcripts.jsonl")]
     with open(logs[0], "a") as metrics_file, open(logs[1], "a") as transcripts:
@@ -841,6 +854,8 @@ def main(argv=None):
             if writer:
                 for k, v in m.items():
                     writer.add_scalar(k, v, m["global_step"])
+            if tracker:
+                tracker.log(m, step=m["global_step"])
 
         if first == 1 and args.eval_every:  # the starting level: the policy before any update
             log({"global_step": 0, "update": 0, "time/elapsed": time.perf_counter() - start,
@@ -893,6 +908,8 @@ def main(argv=None):
             if rank == 0:
                 tqdm.write(" ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in m.items() if not k.startswith("time/")))
     env.close()
+    if tracker:
+        tracker.finish()
     if dist.is_initialized():
         dist.destroy_process_group()
     return m

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +51,8 @@ def run(name, seed, a):
     if result.exists():
         return json.loads(result.read_text())
     run_dir = Path(a.out) / f"{slug(name)}-seed{seed}"
+    if not (run_dir / "latest").exists():  # killed before its first checkpoint: nothing to resume
+        shutil.rmtree(run_dir, ignore_errors=True)
     flags = ["--env", "gymcards", "--task", a.task, "--seed", str(seed), "--total-timesteps", str(a.total_timesteps),
              "--eval-every", str(a.eval_every), "--eval-episodes", str(a.curve_episodes),
              "--checkpoint-every", "8", "--transcripts-every", "0", "--device", "cpu", *a.vldac_flags, *CONFIGS[name]]

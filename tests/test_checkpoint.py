@@ -1,11 +1,14 @@
 """Runs users can trust: atomic checkpoints, exact resume after SIGKILL, eval with CIs, clear errors."""
+import importlib.machinery
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -19,9 +22,9 @@ SMALL = ["--num-envs", "4", "--num-steps", "2", "--format-warmup-steps", "5", "-
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
-def run(args, **kw):
+def run(args, env=ENV, **kw):
     return subprocess.run([sys.executable, str(ROOT / "vldac.py"), *args], capture_output=True, text=True,
-                          timeout=600, env=ENV, **kw)
+                          timeout=600, env=env, **kw)
 
 
 def last_metrics(run_dir):
@@ -89,7 +92,7 @@ def test_checkpoint_files_and_transcripts(uninterrupted):
 
 def test_progress_bars_are_off_when_stderr_is_not_a_terminal(uninterrupted):
     stderr = (uninterrupted.parent / "stderr.txt").read_text()
-    assert "\r" not in stderr and "format warm-up" not in stderr and "updates:" not in stderr
+    assert "\r" not in stderr and "format warm-up" not in stderr and "updates:" not in stderr and "eval episodes" not in stderr
 
 
 def test_tensorboard_events_hold_the_logged_metrics(uninterrupted):
@@ -103,6 +106,43 @@ def test_tensorboard_events_hold_the_logged_metrics(uninterrupted):
         scalars = {e.step: e.value for e in events.Scalars(tag)}
         assert scalars.keys() == logged.keys()
         assert all(scalars[k] == pytest.approx(v, rel=1e-6, abs=1e-12) for k, v in logged.items())
+
+
+def test_track_sends_every_metrics_line_to_wandb(tmp_path, monkeypatch):
+    """--track: each metrics.jsonl line goes to wandb.log at its global step (a stand-in module records the
+    calls), and the real wandb, offline, takes the same run."""
+    calls = []
+
+    class Run:
+        def log(self, m, step):
+            calls.append((json.dumps(m), step))
+
+        def finish(self):
+            calls.append("finish")
+    fake = types.ModuleType("wandb")
+    fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+    fake.init = lambda **kw: calls.append(kw) or Run()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    run_dir = tmp_path / "run"
+    vldac.main([*SMALL, "--total-timesteps", "16", "--eval-every", "1", "--track", "proj", "--run-dir", str(run_dir)])
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert calls[0]["project"] == "proj" and calls[0]["config"]["track"] == "proj" and calls[-1] == "finish"
+    assert calls[1:-1] == [(line, json.loads(line)["global_step"]) for line in lines] and len(lines) == 3
+    monkeypatch.undo()
+    pytest.importorskip("wandb")
+    real = tmp_path / "real"
+    res = run([*SMALL, "--total-timesteps", "8", "--track", "proj", "--run-dir", str(real)],
+              env={**ENV, "WANDB_MODE": "offline", "WANDB_SILENT": "true"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    (log,) = real.glob("wandb/offline-run-*/run-*.wandb")
+    assert b"losses/value_loss" in log.read_bytes()
+
+
+def test_track_without_wandb_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb (and find_spec) fail as if not installed
+    with pytest.raises(SystemExit):
+        vldac.parse_args(["--track", "proj"])
+    assert "--track needs wandb" in capsys.readouterr().err
 
 
 def test_plot_command_writes_png(uninterrupted, tmp_path):
@@ -175,6 +215,10 @@ def test_bad_inputs_give_clear_errors(uninterrupted, tmp_path):
     assert res.returncode != 0 and "cannot write the run dir" in res.stderr and "Traceback" not in res.stderr
     res = run([*SMALL, "--model", str(tmp_path / "no-such-model"), "--run-dir", str(tmp_path / "r")])
     assert res.returncode != 0 and "cannot load --model" in res.stderr and "Traceback" not in res.stderr
+    before = sorted(p.name for p in uninterrupted.iterdir())  # a fresh run into a used run dir changes nothing
+    res = run([*SMALL, "--total-timesteps", "8", "--run-dir", str(uninterrupted)])
+    assert res.returncode != 0 and "already holds a run" in res.stderr and f"--resume {uninterrupted}" in res.stderr
+    assert sorted(p.name for p in uninterrupted.iterdir()) == before
 
 
 def test_lora_run_saves_a_peft_adapter(tmp_path):
@@ -216,3 +260,49 @@ def test_local_hub_layout_checkpoint_trains_with_lora_and_evaluates(arch, tmp_pa
     assert res.returncode == 0, res.stderr[-3000:]
     result = json.loads((run_dir / "ckpt-000002" / "eval.json").read_text())
     assert set(result) == {"sampled", "greedy"} and result["greedy"]["episodes"] == 4
+
+
+@pytest.mark.slow
+def test_twenty_sigkills_at_random_moments_always_resume_to_the_same_end(tmp_path):
+    """SIGKILL 20 times at random moments: a random delay after the start (startup, rollout, update), or
+    just as the process's first or second checkpoint write begins. After each kill the run continues with
+    --resume (before its first checkpoint: starts again). Every run that reaches its end ends bitwise
+    where the uninterrupted run ended (a run that ends before the 20th kill is checked and begun anew)."""
+    flags = [*SMALL, "--total-timesteps", "96"]  # 12 updates, a checkpoint after each
+    assert run([*flags, "--run-dir", str(tmp_path / "straight")]).returncode == 0
+    want = torch.load(tmp_path / "straight" / "ckpt-000012" / "state.pt", weights_only=True)
+    run_dir, log, rng, kills, mid_write, resumes = tmp_path / "run", tmp_path / "stderr.txt", random.Random(0), 0, 0, 0
+
+    def start():
+        nonlocal resumes
+        resumes += (run_dir / "latest").exists()
+        if not (run_dir / "latest").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        args = ["--resume", str(run_dir)] if (run_dir / "latest").exists() else [*flags, "--run-dir", str(run_dir)]
+        with open(log, "w") as err:
+            return subprocess.Popen([sys.executable, str(ROOT / "vldac.py"), *args], stdout=subprocess.DEVNULL,
+                                    stderr=err, env=ENV)
+
+    def check_end():
+        got = torch.load(run_dir / "ckpt-000012" / "state.pt", weights_only=True)
+        for key in ("model", "reference", "value_head"):
+            assert all(torch.equal(got[key][n], want[key][n]) for n in want[key]), key
+        assert got["ranks"][0]["env"] == want["ranks"][0]["env"] and got["ranks"][0]["rng"]["numpy"] == want["ranks"][0]["rng"]["numpy"]
+
+    while kills < 20:
+        proc, writes, deadline, seen = start(), rng.choice([0, 0, 1, 2]), time.time() + rng.uniform(0.5, 10), set()
+        while proc.poll() is None:
+            seen.update(p.name for p in run_dir.glob(".tmp-ckpt-*"))
+            if len(seen) >= writes > 0 or not writes and time.time() > deadline:
+                proc.kill()
+                proc.wait()
+                kills, mid_write = kills + 1, mid_write + (writes > 0)
+                break
+            time.sleep(0.002)
+        else:  # it ended before the kill
+            assert proc.returncode == 0, log.read_text()[-3000:]
+            check_end()
+            shutil.rmtree(run_dir)
+    assert start().wait() == 0, log.read_text()[-3000:]
+    check_end()
+    assert mid_write >= 5 and resumes >= 5, (mid_write, resumes)  # kills inside checkpoint writes; real resumes
