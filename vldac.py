@@ -107,8 +107,7 @@ LOSS_DEFAULTS = {"vldac": dict(kl_coef=0.05, vf_coef=0.15, clip_vloss=False, val
                  "rl4vlm": dict(kl_coef=0.0, vf_coef=0.5, clip_vloss=True, value_warmup_updates=0, stop_grad=False,
                                 joint_grad_clip=True)}
 # (gamma, gae_lambda) per env family; the paper's Table 6 values are in the README
-FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), "grid": (0.99, 0.95), "miniworld": (0.99, 0.95), "alfworld": (0.99, 0.95),
-                   "webshop": (0.99, 0.95)}
+FAMILY_DISCOUNT = {"gymcards": (0.9, 0.95), **dict.fromkeys(("grid", "miniworld", "alfworld", "webshop"), (0.99, 0.95))}
 
 
 def parse_args(argv=None):

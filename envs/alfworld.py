@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textact import TextActionEnv, TextGame, derive_seed
+from .textact import TextActionEnv, TextGame, derive_seed, int_options
 
 TASK_TYPES = ("pick_and_place_simple", "look_at_obj_in_light", "pick_clean_then_place_in_recep",
               "pick_heat_then_place_in_recep", "pick_cool_then_place_in_recep", "pick_two_obj_and_place")
@@ -356,25 +356,12 @@ class AlfworldEnv(TextActionEnv):
         return self.games[i].expert_commands()
 
 
-def resolve_options(name, options):
-    unknown = sorted(set(options) - set(OPTIONS) - {"image_size"})
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; known: {sorted(OPTIONS)}")
-    out = {}
-    for key, (default, lo, hi) in OPTIONS.items():
-        v = options.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-            raise ValueError(f"{name}: option {key} must be an int in [{lo}, {hi}], got {v!r}")
-        out[key] = int(v)
-    return out
-
-
 def maker(kind):
     def make(num_envs, seed=0, backend="cpp", **options):
         """ALFWorld has one backend (its engine); `backend` is accepted for envs.make's signature.
         `image_size` is ignored: the prompts are text."""
         name = f"alfworld/{kind}"
-        return AlfworldEnv(name, num_envs, seed, resolve_options(name, options))
+        return AlfworldEnv(name, num_envs, seed, int_options(name, options, OPTIONS))
     return make
 
 

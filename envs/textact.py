@@ -50,6 +50,22 @@ class TextGame:
         pass
 
 
+def int_options(name: str, options: dict, spec: dict, other=()) -> dict:
+    """A text world's int options (spec: key -> (default, lo, hi)) with defaults filled in and checked;
+    `other` names more options the caller checks; vldac's image_size is ignored (the prompts are text)."""
+    known = set(spec) | set(other)
+    unknown = sorted(set(options) - known - {"image_size"})
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; known: {sorted(known)}")
+    out = {}
+    for key, (default, lo, hi) in spec.items():
+        v = options.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+            raise ValueError(f"{name}: option {key} must be an int in [{lo}, {hi}], got {v!r}")
+        out[key] = int(v)
+    return out
+
+
 def derive_seed(*words: int) -> int:
     """A 64-bit seed from integers (blake2b of their bytes): independent streams per (env, episode)."""
     data = b"".join(struct.pack("<Q", int(w) & MASK) for w in words)

@@ -49,7 +49,7 @@ from collections import Counter
 import numpy as np
 
 from .text import _COMMAND_RE, _reply_action, command_format, parse_command  # _reply_action: the reply's raw action
-from .textact import TextActionEnv, TextGame
+from .textact import TextActionEnv, TextGame, int_options
 from .webshop_catalog import Goal, Product, get_shop
 
 PAGE_SIZE = 10
@@ -309,16 +309,7 @@ class WebShopEnv(TextActionEnv):
 
 
 def resolve_options(name, options):
-    known = set(OPTIONS) | {"data_dir"}
-    unknown = sorted(set(options) - known - {"image_size"})
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; known: {sorted(known)}")
-    out = {}
-    for key, (default, lo, hi) in OPTIONS.items():
-        v = options.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-            raise ValueError(f"{name}: option {key} must be an int in [{lo}, {hi}], got {v!r}")
-        out[key] = int(v)
+    out = int_options(name, options, OPTIONS, other=("data_dir",))
     data_dir = options.get("data_dir", "")
     if not isinstance(data_dir, str):
         raise ValueError(f"{name}: option data_dir must be a folder path (str), got {data_dir!r}")
