@@ -771,6 +771,9 @@ def main(argv=None):
                                    task=cli.task or state["args"]["task"], device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
+    if cli.resume and state["update"] >= args.total_timesteps // (args.num_envs * args.num_steps):  # killed as it ended
+        print(f"{args.run_dir} ended at update {state['update']}: nothing to resume")
+        return json.loads((Path(args.run_dir) / "metrics.jsonl").read_text().splitlines()[-1])
     if not cli.resume and not args.eval_only and any((Path(args.run_dir) / f).exists() for f in ("metrics.jsonl", "latest")):
         raise SystemExit(f"error: {args.run_dir} already holds a run: continue it with --resume {args.run_dir}, or choose another --run-dir")
     args = init_distributed(args)

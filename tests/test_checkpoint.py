@@ -74,6 +74,17 @@ def test_sigkill_then_resume_is_bitwise_identical(uninterrupted, tmp_path):
     assert torch.equal(ra["rng"]["torch"], rb["rng"]["torch"])
 
 
+def test_resuming_a_run_that_ended_changes_nothing(uninterrupted, tmp_path):
+    """A run killed after its last checkpoint, before it exited, is resumed as ended: same logs, same weights."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(uninterrupted, run_dir)
+    before = (run_dir / "metrics.jsonl").read_text(), (run_dir / "ckpt-000005" / "state.pt").read_bytes()
+    res = run(["--resume", str(run_dir)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "ended at update 5: nothing to resume" in res.stdout
+    assert before == ((run_dir / "metrics.jsonl").read_text(), (run_dir / "ckpt-000005" / "state.pt").read_bytes())
+
+
 def test_checkpoint_files_and_transcripts(uninterrupted):
     assert (uninterrupted / "latest").read_text() == "ckpt-000005"
     assert sorted(p.name for p in uninterrupted.glob("ckpt-*")) == ["ckpt-000004", "ckpt-000005"]  # keeps 2
