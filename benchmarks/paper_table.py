@@ -59,12 +59,11 @@ def run(name, seed, a):
     cmd = [sys.executable, str(ROOT / "vldac.py"),
            *(["--resume", str(run_dir)] if (run_dir / "latest").exists() else [*flags, "--run-dir", str(run_dir)])]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(a.threads)}
-    tic = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode:
         raise RuntimeError(f"{name} seed {seed} failed:\n{res.stderr[-3000:]}")
-    wall = time.perf_counter() - tic
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    wall = train_wall(rows)
     out = {"config": name, "seed": seed, "flags": CONFIGS[name] + a.vldac_flags, "task": a.task,
            "total_timesteps": a.total_timesteps, "train_wall_s": round(wall, 1),
            "curve": [(m["global_step"], m["eval/success_rate"]) for m in rows if "eval/success_rate" in m],
@@ -73,6 +72,13 @@ def run(name, seed, a):
     result.write_text(json.dumps(out))
     print(f"{name}, seed {seed}: trained in {wall:.0f} s, success {out['final_eval']['success_rate']:.2f}", flush=True)
     return out
+
+
+def train_wall(rows):
+    """Training wall time over all the processes of a run (killed and resumed, or resumed after it ended):
+    time/elapsed restarts with each process, so add up each process's last logged value."""
+    ends = [a["time/elapsed"] for a, b in zip(rows, rows[1:] + [None]) if b is None or b["time/elapsed"] < a["time/elapsed"]]
+    return sum(ends)
 
 
 def final_eval(run_dir, a):

@@ -31,3 +31,9 @@ def test_quick_table_has_every_config_and_seed(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert again.returncode == 0 and "trained in" not in again.stdout  # finished runs are not trained again
     assert list(csv.DictReader(open(tmp_path / "paper_table.csv"))) == rows
+
+
+def test_train_wall_adds_up_the_processes_of_a_resumed_run():
+    from paper_table import train_wall
+    rows = [{"time/elapsed": t} for t in (0.5, 10, 20, 3, 13, 23, 4)]  # killed after 20 s, then after 23 s; then it ended
+    assert train_wall(rows) == 20 + 23 + 4
