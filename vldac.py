@@ -90,7 +90,8 @@ class Args:
     lora_alpha: int = arg(32, "LoRA alpha")
     lora_dropout: float = arg(0.1, "LoRA dropout")
     format_warmup_steps: int = arg(300, "tiny model only: supervised steps teaching the reply format on random actions")
-    caption_warmup: bool = arg(False, "tiny model: the warm-up's thoughts also caption the view (grid: where the box is)")
+    perception_steps: int = arg(-1, "tiny model, first-person grid / MiniWorld: the warm-up also teaches it to say what the view "
+                                "shows, until 95%% of held-out captions are right or this many steps (-1: 1000 there, 0: off)")
     eval_every: int = arg(20, "evaluate on fresh held-out episodes every this many updates (0 = only at the end)")
     eval_episodes: int = arg(128, "episodes per evaluation")
     checkpoint_every: int = arg(25, "write a checkpoint every this many updates (and at the end; 0 = only at the end)")
@@ -237,7 +238,7 @@ class Policy(nn.Module):
 
     def __init__(self, model, processor, args):
         super().__init__()
-        self.model, self.processor, self.args = model, processor, args
+        self.model, self.processor, self.args, self.perception = model, processor, args, {}  # see format_warmup
         tok = processor.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         self.eos_ids = sorted({tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} - {None, tok.unk_token_id})
@@ -601,16 +602,20 @@ def lr_schedule(args, num_updates):
 
 
 # --- tiny-model format warm-up, evaluation --------------------------------------------------------
-def format_warmup(args, policy, env, rng):
+def format_warmup(args, policy, env, rng, perception=0):
     """Supervised replies with uniformly random actions: teaches the JSON format, never the task. With
-    --caption-warmup the thoughts caption the current view, as a pretrained VLM could."""
+    `perception` steps (the stand-in for a VLM's pretraining) the thoughts caption the current view, and the
+    warm-up goes on past --format-warmup-steps until the captions of held-out views are 95% right (checked
+    every 100 steps) or those steps are spent. Returns the last caption accuracies ({} without perception)."""
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
-    tok, eos = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]])
-    policy.train()
-    for _ in tqdm(range(args.format_warmup_steps), desc="format warm-up", leave=False, disable=rank_world()[0] > 0 or None):
+    tok, eos, accuracy, tic = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]]), {}, time.perf_counter()
+    bar = tqdm(range(1, max(args.format_warmup_steps, perception) + 1), desc="format warm-up", leave=False,
+               disable=rank_world()[0] > 0 or None)
+    for step in bar:
+        policy.train()
         samples = policy.encode([env.prompt(i) for i in range(env.num_envs)])
         actions = [env.sample_action(i, rng) for i in range(env.num_envs)]
-        texts = [reply_text(env.caption(i) if args.caption_warmup else "", env.actions(i)[a]) for i, a in enumerate(actions)]
+        texts = [reply_text(env.caption(i) if perception else "", env.actions(i)[a]) for i, a in enumerate(actions)]
         replies = [torch.cat([torch.tensor(tok.encode(text)), eos]) for text in texts]
         batch, P = collate(samples, replies, policy.pad_id)
         logprobs = policy.forward(batch, P)[1]
@@ -619,6 +624,34 @@ def format_warmup(args, policy, env, rng):
         loss.backward()
         optimizer.step()
         env.step(actions)  # visit varied states
+        if perception and (step % 100 == 0 or step == len(bar)):
+            accuracy = caption_accuracy(args, policy) | {"steps": step, "seconds": time.perf_counter() - tic}
+            bar.set_postfix(captions=f"{accuracy['all']:.2f}")
+            if step >= args.format_warmup_steps and accuracy["all"] >= 0.95:
+                break
+    return accuracy
+
+
+@torch.no_grad()
+def caption_accuracy(args, policy, num_views=128):
+    """Greedy replies on held-out views (random play, seeds disjoint from training and evaluation): the share
+    whose thoughts are the view's caption, in all and by true caption; and by field when the env's captions
+    have them (grid: whether the box is in view, and given that it is, where)."""
+    policy.eval()
+    env = make_env(args, num_views, seed=args.seed + 2_000_000)
+    env.reset()
+    rng = np.random.default_rng(args.seed + 2_000_000)
+    for _ in range(8):
+        env.step([env.sample_action(i, rng) for i in range(num_views)])
+    replies = policy.decode(policy.generate(policy.encode([env.prompt(i) for i in range(num_views)]), greedy=True)[0])
+    truth, fields = [env.caption(i) for i in range(num_views)], getattr(env, "caption_fields", {})
+    env.close()
+    said = [next((c for c in env.captions if r.startswith(reply_text(c, "")[:-3])), None) for r in replies]
+    out = {"all": float(np.mean([s == t for s, t in zip(said, truth)]))}
+    out |= {c: float(np.mean([s == t for s, t in zip(said, truth) if t == c])) for c in dict.fromkeys(truth)}
+    for f in dict.fromkeys(f for t in truth for f in fields.get(t, ())):  # over the views whose caption has field f
+        out[f] = float(np.mean([fields.get(s, {}).get(f) == fields[t][f] for s, t in zip(said, truth) if f in fields[t]]))
+    return out
 
 
 @torch.no_grad()
@@ -734,15 +767,17 @@ def resolve(args):
 def build_policy(args, env, ckpt=None, rng=None, state=None):
     """Model + processor + value head (+ LoRA), from a checkpoint dir (and its loaded state.pt) when given.
     A fresh tiny model first gets the format warm-up (before LoRA, so the reference policy knows the format)."""
-    if args.caption_warmup and not (args.model == "tiny" and getattr(env, "captions", ())):
-        raise SystemExit("error: --caption-warmup needs the tiny model and an env with captions (first-person grid)")
+    captions = getattr(env, "captions", ()) if args.model == "tiny" else ()
+    if args.perception_steps > 0 and not captions:
+        raise SystemExit("error: --perception-steps needs the tiny model and an env with captions (first-person grid, MiniWorld)")
+    perception = (1000 if args.perception_steps < 0 else args.perception_steps) if captions else 0
     commands = dict.fromkeys(s for i in range(env.num_envs) for s in env.actions(i))  # symbols, or the commands now
-    replies = [reply_text(t, s) for t in ("", *(env.captions if args.caption_warmup else ())) for s in commands]
+    replies = [reply_text(t, s) for t in ("", *captions) for s in commands]
     words = getattr(env, "vocabulary", ())  # text worlds: phrases naming all their things, to be whole tokens
     corpus = [env.prompt(i)[1] for i in range(env.num_envs)] + (replies + [reply_text("", w) for w in words]) * 8
     policy = Policy(*load_vlm(args, corpus, ckpt, 2048 if words else 512), args).to(args.device)
     if args.model == "tiny" and ckpt is None:
-        format_warmup(args, policy, env, rng)
+        policy.perception = format_warmup(args, policy, env, rng, perception)
     policy.model.to(getattr(torch, args.dtype))  # the tiny model learns the format in fp32, then runs as asked
     if args.lora:
         from peft import LoraConfig, PeftModel, get_peft_model
@@ -766,9 +801,11 @@ def main(argv=None):
     ckpt, state = load_checkpoint(cli.resume or cli.checkpoint) if cli.resume or cli.checkpoint else (None, None)
     if cli.resume:  # continue writing into the run dir that holds the checkpoint
         args = dataclasses.replace(resume_args(cli, state["args"]), run_dir=str(ckpt.parent))
-    elif cli.eval_only and state:
-        args = dataclasses.replace(Args(**state["args"]), eval_only=True, checkpoint=cli.checkpoint, eval_episodes=cli.eval_episodes,
-                                   task=cli.task or state["args"]["task"], device=resolve(cli).device)  # evaluate here
+    elif cli.eval_only and state:  # on its own env and task, or on --env / --task (transfer: grid -> miniworld)
+        saved, env = state["args"], cli.env if cli.env != Args.env else state["args"]["env"]
+        task = cli.task or (saved["task"] if env == saved["env"] else envs.DEFAULT_TASKS.get(env, ""))
+        args = dataclasses.replace(Args(**saved), eval_only=True, checkpoint=cli.checkpoint, eval_episodes=cli.eval_episodes,
+                                   env=env, task=task, device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
     if cli.resume and state["update"] >= args.total_timesteps // (args.num_envs * args.num_steps):  # killed as it ended
@@ -859,9 +896,10 @@ def main(argv=None):
             if tracker:
                 tracker.log(m, step=m["global_step"])
 
-        if first == 1 and args.eval_every:  # the starting level: the policy before any update
+        if first == 1 and (args.eval_every or policy.perception):  # the starting level: the policy before any update
             log({"global_step": 0, "update": 0, "time/elapsed": time.perf_counter() - start,
-                 **{f"eval/{k}": v for k, v in evaluate(args, policy, args.eval_episodes).items()}})
+                 **{f"perception/{k}": v for k, v in policy.perception.items()},
+                 **{f"eval/{k}": v for k, v in (evaluate(args, policy, args.eval_episodes) if args.eval_every else {}).items()}})
         for update_idx in bar:
             tic = time.perf_counter()
             buf, next_value, data, times = rollout(args, policy, env, rng)

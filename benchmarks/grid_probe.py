@@ -8,7 +8,7 @@ pixels.
 
 --checkpoint: the actions the trained policy samples (4 replies per state, temperature as trained) and V(s),
 by box position, on states visited by random actions (env seed 777, disjoint from training and
-evaluation), and how often the reply's thoughts are the view's caption (what --caption-warmup teaches);
+evaluation), and how often the reply's thoughts are the view's caption (what --perception-steps teaches);
 then the same replies' actions by what their thoughts say (does the action follow the caption?).
 A policy that uses its eyes turns toward the box and walks at it once it is centred.
 
@@ -64,7 +64,7 @@ def probe_checkpoint(path, states, samples_per_state=4, seed=777):
     policy.eval()
     K = len(env.action_symbols)
     counts, values = np.zeros((len(POSITIONS), K + 1)), [[] for _ in POSITIONS]  # last column: invalid replies
-    captioned = np.zeros(len(POSITIONS))  # replies whose thoughts are the view's caption (--caption-warmup)
+    captioned = np.zeros(len(POSITIONS))  # replies whose thoughts are the view's caption (--perception-steps)
     by_thought = np.zeros((len(VIEW_CAPTIONS) + 1, K + 1))  # the same replies keyed on what their thoughts say
     for _ in range(-(-states // args.num_envs)):
         for _ in range(7):  # decorrelate the sampled states

@@ -335,6 +335,8 @@ class NavEnv:
 
 
 VIEW_CAPTIONS = ("the box is on the left", "the box is ahead", "the box is on the right", "no box in view")
+CAPTION_FIELDS = {**{c: {"box in view": True, "where": w} for c, w in zip(VIEW_CAPTIONS, ("left", "ahead", "right"))},
+                  VIEW_CAPTIONS[3]: {"box in view": False}}  # what each caption says, field by field
 
 
 def box_in_view(frames):
@@ -351,11 +353,15 @@ def box_in_view(frames):
 
 class GridEnv(NavEnv):
     """A grid world batch; first-person ones can caption their current view (where the box is), which
-    vldac.py's --caption-warmup teaches the tiny model to say before RL."""
+    vldac.py's perception warm-up (--perception-steps) teaches the tiny model to say before RL."""
 
     @property
     def captions(self):
         return () if self.options["top_down"] else VIEW_CAPTIONS
+
+    @property
+    def caption_fields(self):
+        return CAPTION_FIELDS if self.captions else {}
 
     def caption(self, i):
         if not self.captions:

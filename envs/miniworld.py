@@ -16,6 +16,7 @@ this process; the random streams are per env, so both give the same episodes.
 """
 import contextlib
 import io
+import math
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import BACKENDS, BatchedEnv, Task
-from .grid import SYMBOLS, NavEnv, nav_prompt
+from .grid import CAPTION_FIELDS, SYMBOLS, VIEW_CAPTIONS, NavEnv, nav_prompt
 
 
 def _miniworld():
@@ -45,6 +46,19 @@ def new_env(task: str, width: int, height: int, max_steps: int):
     return env
 
 
+def view_caption(env):
+    """Where the box is in the agent's view, as an index into VIEW_CAPTIONS, from miniworld's own state: in view
+    by its occlusion query, and on the left / ahead / on the right by where the box's centre projects on the
+    image (the grid's fifths: 2/5, 1/5, 2/5 of the width)."""
+    world = env.unwrapped
+    if world.box not in world.get_visible_ents():
+        return 3
+    d, agent = world.box.pos - world.agent.pos, world.agent
+    half_width = math.tan(math.radians(agent.cam_fov_y / 2)) * world.obs_fb.width / world.obs_fb.height
+    x = (d @ agent.right_vec) / max(d @ agent.dir_vec, 1e-9) / half_width  # -1 .. 1 across the image
+    return 0 if x < -0.2 else 2 if x > 0.2 else 1
+
+
 class _Share:
     """A contiguous share of a batch's envs, stepped in a loop with same-step autoreset."""
 
@@ -64,6 +78,9 @@ class _Share:
             final_obs.append(frame if terminated[j] or truncated[j] else None)
             obs.append(env.reset()[0] if terminated[j] or truncated[j] else frame)
         return np.stack(obs), rewards, terminated, truncated, final_obs
+
+    def captions(self, _=None):
+        return [view_caption(env) for env in self.envs]
 
     def close(self, _=None):
         for env in self.envs:
@@ -89,7 +106,10 @@ def _serve(conn, args):
 
 
 class MiniWorldBatch(NavEnv, BatchedEnv):
-    """num_envs miniworld envs behind the VectorEnv API of envs/base.py, in this process or in workers."""
+    """num_envs miniworld envs behind the VectorEnv API of envs/base.py, in this process or in workers. Like the
+    first-person grid worlds, they caption the current views (see view_caption; asked for, then cached)."""
+
+    captions, caption_fields = VIEW_CAPTIONS, CAPTION_FIELDS
 
     def __init__(self, task, num_envs, seed, options):
         super().__init__(task, num_envs, seed, options)
@@ -98,7 +118,7 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
         parts = max(1, min(options["workers"], self.num_envs))
         self._bounds = np.linspace(0, self.num_envs, parts + 1).astype(int)  # env slices of the shares
         self._returns, self._lengths = np.zeros(self.num_envs), np.zeros(self.num_envs, np.int32)
-        self._seeded = False
+        self._seeded, self._said = False, None
         self._local, self._conns, self._procs = None, [], []
         if options["workers"] == 0:
             self._local = _Share(name, self.num_envs, width, height, options["max_steps"])
@@ -141,14 +161,14 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
             seed = self.base_seed
         self._seeded = True
         seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        self._returns[:], self._lengths[:] = 0.0, 0
+        self._returns[:], self._lengths[:], self._said = 0.0, 0, None
         return np.concatenate(self._call("reset", self._split(seeds)))
 
     def _step(self, actions):
         bad = np.flatnonzero((actions < 0) | (actions >= len(SYMBOLS)))
         if bad.size:
             raise IndexError(f"actions[{bad[0]}] = {actions[bad[0]]} is out of range [0, {len(SYMBOLS)})")
-        parts = self._call("step", self._split(actions))
+        parts, self._said = self._call("step", self._split(actions)), None
         obs, rewards, terminated, truncated = (np.concatenate([p[k] for p in parts]) for k in range(4))
         final_frames = [frame for p in parts for frame in p[4]]
         self._returns += rewards
@@ -163,6 +183,13 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
         ep_success = ended & (self._returns > 0)
         self._returns[ended], self._lengths[ended] = 0.0, 0
         return obs, rewards, terminated, truncated, (ended, final_obs, ep_return, ep_length, ep_success)
+
+    def caption(self, i):
+        if not 0 <= i < self.num_envs:
+            raise IndexError(f"env index {i} is out of range [0, {self.num_envs})")
+        if self._said is None:
+            self._said = [k for part in self._call("captions", [None] * len(self._bounds[:-1])) for k in part]
+        return VIEW_CAPTIONS[self._said[i]]
 
     def get_snapshot(self):
         raise NotImplementedError("miniworld envs have no snapshots: the miniworld package has no exact state API")

@@ -399,7 +399,7 @@ def test_probe_reads_where_the_box_is_and_scores_a_checkpoint(tmp_path, capsys):
         ["centre", "right", "left", "not in view"]
     run_dir = tmp_path / "run"
     vldac.main(["--env", "grid", "--num-envs", "4", "--num-steps", "2", "--total-timesteps", "8", "--max-new-tokens",
-                "8", "--format-warmup-steps", "2", "--eval-every", "0", "--eval-episodes", "4", "--run-dir", str(run_dir)])
+                "8", "--format-warmup-steps", "2", "--perception-steps", "0", "--eval-every", "0", "--eval-episodes", "4", "--run-dir", str(run_dir)])
     capsys.readouterr()
     grid_probe.probe_checkpoint(run_dir, states=64)
     by_position, by_thought = capsys.readouterr().out.split("\n\n")

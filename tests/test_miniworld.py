@@ -112,3 +112,41 @@ def test_errors():
         assert env.parse_action('{"action": "move back"}') == (3, True)
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_captions_say_where_the_box_is(workers):
+    """From miniworld's own state: the box ahead when faced, on the right after turning left by 25 degrees
+    (and on the left after turning right), not in view when the agent faces away; the same in a worker."""
+    env = envs.make("miniworld/OneRoom", 2, seed=3, workers=workers)
+    try:
+        env.reset()
+        said = {}
+        for turn, want in ((0, "the box is ahead"), (25, "the box is on the right"), (-25, "the box is on the left"),
+                           (180, "no box in view")):
+            if workers == 0:
+                mw = env._local.envs[0]
+                put_next_to_box(mw, distance=3)
+                mw.agent.dir += math.radians(turn)
+                env._said = None  # the state was edited behind the env's back
+                assert env.caption(0) == want
+            said[turn] = env.caption(1)
+        assert env.caption_fields[want] == {"box in view": False} and set(said.values()) <= set(env.captions)
+        with pytest.raises(IndexError):
+            env.caption(2)
+        env.step(np.array([LEFT, LEFT]))  # a new view is captioned afresh
+        assert env._said is None and env.caption(1) in env.captions
+    finally:
+        env.close()
+
+
+def test_a_grid_policy_is_evaluated_on_miniworld(tmp_path):
+    """--eval-only --env miniworld on a grid run's checkpoint: the transfer check (same prompt, same actions)."""
+    import vldac
+    run = tmp_path / "run"
+    vldac.main(["--env", "grid", "--env-options", "max_steps=6", "--num-envs", "2", "--num-steps", "2", "--total-timesteps", "4", "--max-new-tokens", "8",
+                "--format-warmup-steps", "2", "--perception-steps", "0", "--eval-every", "0", "--eval-episodes", "2",
+                "--run-dir", str(run)])
+    res = vldac.main(["--eval-only", "--checkpoint", str(run), "--env", "miniworld", "--eval-episodes", "2"])
+    assert res["sampled"]["episodes"] == 2 and 0 <= res["greedy"]["success_rate"] <= 1
+    assert vldac.load_checkpoint(run)[1]["args"]["env"] == "grid"

@@ -342,15 +342,17 @@ def test_smoke_run_writes_metrics(tmp_path):
     assert json.loads((run_dir / "args.json").read_text())["num_envs"] == 4
 
 
-def test_caption_warmup_targets_say_where_the_box_is(monkeypatch):
-    """--caption-warmup: every warm-up target's thoughts are the env's caption of that env's current view
-    (and the action a uniformly random legal one); without the flag the thoughts are empty."""
+def test_perception_targets_say_where_the_box_is(monkeypatch):
+    """--perception-steps: every warm-up target's thoughts are the env's caption of that env's current view
+    (and the action a uniformly random legal one); with 0 the thoughts are empty."""
     from envs.grid import VIEW_CAPTIONS
-    for flag, expect_captions in (("--caption-warmup", True), ("--no-caption-warmup", False)):
-        args = vldac.resolve(vldac.parse_args(["--env", "grid", "--num-envs", "8", "--format-warmup-steps", "6", flag]))
+    for steps in (6, 0):
+        args = vldac.resolve(vldac.parse_args(["--env", "grid", "--num-envs", "8", "--format-warmup-steps", "6",
+                                               "--perception-steps", str(steps)]))
         env = vldac.make_env(args, args.num_envs, args.seed)
         env.reset(seed=args.seed)
-        policy = vldac.build_policy(vldac.dataclasses.replace(args, format_warmup_steps=0), env, rng=np.random.default_rng(0))
+        policy = vldac.build_policy(vldac.dataclasses.replace(args, format_warmup_steps=0, perception_steps=0), env,
+                                    rng=np.random.default_rng(0))
         seen, collate = [], vldac.collate
 
         def recording_collate(samples, replies=None, pad_id=0):
@@ -360,23 +362,67 @@ def test_caption_warmup_targets_say_where_the_box_is(monkeypatch):
             return collate(samples, replies, pad_id)
 
         monkeypatch.setattr(vldac, "collate", recording_collate)
-        vldac.format_warmup(args, policy, env, np.random.default_rng(0))
-        monkeypatch.setattr(vldac, "collate", collate)
+        monkeypatch.setattr(vldac, "caption_accuracy", lambda *a: {"all": 0.5})
+        got = vldac.format_warmup(args, policy, env, np.random.default_rng(0), steps)
+        assert (got.pop("seconds") > 0 and got == {"all": 0.5, "steps": 6}) if steps else got == {}
+        monkeypatch.undo()
         assert len(seen) == 6 * 8
         for reply, caption in seen:
-            assert reply["thoughts"] == (caption if expect_captions else "") and reply["action"] in env.action_symbols
-        if expect_captions:  # the views vary: more than one caption was taught
+            assert reply["thoughts"] == (caption if steps else "") and reply["action"] in env.action_symbols
+        if steps:  # the views vary: more than one caption was taught
             assert len({caption for _, caption in seen}) > 1 and {c for _, c in seen} <= set(VIEW_CAPTIONS)
 
 
+def test_perception_stops_at_95_percent_after_the_format_steps(monkeypatch):
+    """Checked every 100 steps: it stops at the first check at or past --format-warmup-steps that reaches 95%."""
+    args = vldac.resolve(vldac.parse_args(["--env", "grid", "--num-envs", "2", "--format-warmup-steps", "150"]))
+    env = vldac.make_env(args, args.num_envs, args.seed)
+    env.reset(seed=args.seed)
+    policy = vldac.build_policy(vldac.dataclasses.replace(args, format_warmup_steps=0, perception_steps=0), env)
+    checks = iter([0.99, 0.96, 0.2])  # 0.99 at step 100 is before the format steps are done
+    monkeypatch.setattr(vldac, "caption_accuracy", lambda *a: {"all": next(checks)})
+    got = vldac.format_warmup(args, policy, env, np.random.default_rng(0), 1000)
+    assert got.pop("seconds") > 0 and got == {"all": 0.96, "steps": 200}
+
+
+def test_caption_accuracy_counts_the_replies_that_say_the_caption(monkeypatch):
+    """Greedy replies on held-out views: right when the thoughts are the view's caption, in all and by caption."""
+    from envs.grid import VIEW_CAPTIONS, box_in_view
+    args = vldac.resolve(vldac.parse_args(["--env", "grid", "--num-envs", "2"]))
+    truth = []
+
+    class Stub:  # says the caption of every other view, and "no box in view" for the rest
+        def encode(self, prompts):
+            return prompts
+
+        def generate(self, prompts, greedy):
+            assert greedy
+            truth.extend(VIEW_CAPTIONS[k] for k in box_in_view(np.stack([frames[-1] for frames, _ in prompts])))
+            return [VIEW_CAPTIONS[-1] if i % 2 else c for i, c in enumerate(truth)], None
+
+        def decode(self, captions):
+            return [vldac.reply_text(c, "move forward") for c in captions]
+
+        def eval(self):
+            pass
+
+    got = vldac.caption_accuracy(args, Stub(), num_views=64)
+    right = [i % 2 == 0 or c == VIEW_CAPTIONS[-1] for i, c in enumerate(truth)]
+    assert len(set(truth)) > 1 and got["all"] == np.mean(right) < 1
+    for c in set(truth):
+        assert got[c] == np.mean([r for r, t in zip(right, truth) if t == c])
+    assert got[VIEW_CAPTIONS[-1]] == 1.0 and got["box in view"] == np.mean([c == VIEW_CAPTIONS[-1] for c in truth[1::2]] + [True] * len(truth[::2])) \
+        and got["where"] == np.mean([i % 2 == 0 for i, c in enumerate(truth) if c != VIEW_CAPTIONS[-1]])
+
+
 @pytest.mark.parametrize("argv", [["--env", "gymcards"], ["--env", "grid", "--model", "org/vlm"]])
-def test_caption_warmup_without_captions_is_a_clear_error(argv, capsys):
-    args = vldac.resolve(vldac.parse_args(argv + ["--caption-warmup", "--num-envs", "2"]))
+def test_perception_without_captions_is_a_clear_error(argv, capsys):
+    args = vldac.resolve(vldac.parse_args(argv + ["--perception-steps", "10", "--num-envs", "2"]))
     env = vldac.make_env(args, 2, 0)
     env.reset(seed=0)
     with pytest.raises(SystemExit) as e:
         vldac.build_policy(args, env)
-    assert "--caption-warmup needs" in str(e.value)
+    assert "--perception-steps needs" in str(e.value)
 
 
 def test_a_non_finite_gradient_skips_the_step_and_is_counted():
