@@ -808,6 +808,8 @@ def main(argv=None):
                                    env=env, task=task, device=resolve(cli).device)  # evaluate here
     else:
         args = resolve(cli)
+    if cli.resume and len(state.get("ranks", ())) != (world := int(os.environ.get("WORLD_SIZE", 1))):  # none: an older vldac's
+        raise SystemExit(f"error: {ckpt} holds the state of {len(state.get('ranks', ()))} processes; resume it with as many, not {world}")
     if cli.resume and state["update"] >= args.total_timesteps // (args.num_envs * args.num_steps):  # killed as it ended
         print(f"{args.run_dir} ended at update {state['update']}: nothing to resume")
         return json.loads((Path(args.run_dir) / "metrics.jsonl").read_text().splitlines()[-1])
@@ -815,8 +817,6 @@ def main(argv=None):
         raise SystemExit(f"error: {args.run_dir} already holds a run: continue it with --resume {args.run_dir}, or choose another --run-dir")
     args = init_distributed(args)
     rank, world = rank_world()
-    if cli.resume and len(state.get("ranks", ())) != world:  # none: an older vldac's checkpoint
-        raise SystemExit(f"error: {ckpt} holds the state of {len(state.get('ranks', ()))} processes; resume it with as many, not {world}")
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     try:

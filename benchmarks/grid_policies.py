@@ -33,7 +33,7 @@ POLICIES = {  # rows: the box on the left / ahead / on the right / not in view; 
 def success_rate(task, probs, episodes, num_envs, seed):
     """Each env contributes the same number of episodes (first-finished episodes are the short ones,
     and successes are short)."""
-    env = envs.make(f"grid/{task}", num_envs, seed=seed)
+    env = envs.make(task if "/" in task else f"grid/{task}", num_envs, seed=seed)  # or miniworld/..., for the rows that do not look
     obs, _ = env.reset(seed=seed)
     cumulative = np.cumsum(probs, 1)
     rng = np.random.default_rng(seed)
