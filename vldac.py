@@ -692,11 +692,19 @@ def evaluate(args, policy, num_episodes, greedy=False):
 
 
 # --- checkpoints: atomic, resumable, loadable by transformers / peft -------------------------------
+def env_snapshot(env):
+    """The envs' exact state, or None for envs that have none (MiniWorld): a resume then starts new episodes."""
+    try:
+        return env.get_snapshot()
+    except NotImplementedError:
+        return None
+
+
 def save_checkpoint(run_dir, policy, optimizer, scheduler, env, rng, update_idx, global_step, keep=2):
     """Write ckpt-<update>/ under a temporary name, rename it (atomic), then repoint `latest` (atomic):
     a kill at any moment leaves `latest` naming a complete checkpoint. Rank 0 writes it, with every rank's
     env snapshot and random states (the model and optimizer are the same on all ranks)."""
-    ranks = gather([{"env": env.get_snapshot(), "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+    ranks = gather([{"env": env_snapshot(env), "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
                      "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}}])
     if rank_world()[0]:
         return
@@ -870,7 +878,10 @@ def main(argv=None):
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         mine = state["ranks"][rank]
-        env.set_snapshot(mine["env"])
+        if mine["env"] is None:  # new episodes (on new seeds): such a resume is not bitwise the uninterrupted run
+            env.reset(seed=args.seed + rank * shard + 7919 * state["update"])
+        else:
+            env.set_snapshot(mine["env"])
         rng.bit_generator.state = mine["rng"]["numpy"]
         torch.set_rng_state(mine["rng"]["torch"])
         if mine["rng"]["cuda"]:

@@ -1,6 +1,7 @@
 """MiniWorld tasks headless (pyglet's EGL mode, Mesa llvmpipe on the CPU): every task runs, episodes are
 seeded and reproducible in process and in forked workers, the box, the last step and the time limit end
 episodes as in the grid twins, and miniworld is imported only when such an env is made."""
+import json
 import math
 import subprocess
 import sys
@@ -150,3 +151,19 @@ def test_a_grid_policy_is_evaluated_on_miniworld(tmp_path):
     res = vldac.main(["--eval-only", "--checkpoint", str(run), "--env", "miniworld", "--eval-episodes", "2"])
     assert res["sampled"]["episodes"] == 2 and 0 <= res["greedy"]["success_rate"] <= 1
     assert vldac.load_checkpoint(run)[1]["args"]["env"] == "grid"
+
+
+def test_a_miniworld_run_checkpoints_and_resumes_with_new_episodes(tmp_path):
+    """MiniWorld has no exact state: its checkpoints hold no env snapshot and a resume starts new episodes
+    (the model, optimizer and random states are restored as for every env)."""
+    import vldac
+    run = tmp_path / "run"
+    flags = ["--env", "miniworld", "--env-options", "max_steps=6", "--num-envs", "2", "--num-steps", "2", "--total-timesteps",
+             "8", "--max-new-tokens", "8", "--format-warmup-steps", "2", "--perception-steps", "0", "--eval-every", "0",
+             "--eval-episodes", "2", "--checkpoint-every", "1"]
+    vldac.main([*flags, "--run-dir", str(run)])
+    assert vldac.load_checkpoint(run)[1]["ranks"][0]["env"] is None and (run / "latest").read_text() == "ckpt-000002"
+    (run / "latest").write_text("ckpt-000001")  # as if killed after the first checkpoint
+    m = vldac.main(["--resume", str(run)])
+    assert m["update"] == 2 and (run / "latest").read_text() == "ckpt-000002"
+    assert [json.loads(line)["update"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
