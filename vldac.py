@@ -603,10 +603,9 @@ def lr_schedule(args, num_updates):
 
 # --- tiny-model format warm-up, evaluation --------------------------------------------------------
 def format_warmup(args, policy, env, rng, perception=0):
-    """Supervised replies with uniformly random actions: teaches the JSON format, never the task. With
-    `perception` steps (the stand-in for a VLM's pretraining) the thoughts caption the current view, and the
-    warm-up goes on past --format-warmup-steps until the captions of held-out views are 95% right (checked
-    every 100 steps) or those steps are spent. Returns the last caption accuracies ({} without perception)."""
+    """Supervised replies with uniformly random actions: teaches the JSON format, never the task. With `perception`
+    steps (a VLM's pretraining stands in) the thoughts caption the view, until 95% of held-out views are captioned
+    right (checked every 100 steps, after --format-warmup-steps) or those steps are spent. Returns the accuracies."""
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=1e-3)
     tok, eos, accuracy, tic = policy.processor.tokenizer, torch.tensor([policy.eos_ids[0]]), {}, time.perf_counter()
     bar = tqdm(range(1, max(args.format_warmup_steps, perception) + 1), desc="format warm-up", leave=False,
@@ -634,9 +633,8 @@ def format_warmup(args, policy, env, rng, perception=0):
 
 @torch.no_grad()
 def caption_accuracy(args, policy, num_views=128):
-    """Greedy replies on held-out views (random play, seeds disjoint from training and evaluation): the share
-    whose thoughts are the view's caption, in all and by true caption; and by field when the env's captions
-    have them (grid: whether the box is in view, and given that it is, where)."""
+    """The share of greedy replies on held-out views (random play, own seeds) whose thoughts are the view's caption:
+    in all, by true caption, and by field where the env has them (grid: box in view; where, when it is)."""
     policy.eval()
     env = make_env(args, num_views, seed=args.seed + 2_000_000)
     env.reset()

@@ -12,6 +12,7 @@ and its share of the time) goes to --results/<task>-seed<seed>.json; then a tabl
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from grid_policies import POLICIES, success_rate  # noqa: E402
-from paper_table import train_wall  # noqa: E402
+from paper_table import cumulative, train_wall  # noqa: E402
 
 FLAGS = ["--num-envs", "32", "--num-steps", "16", "--total-timesteps", "10000000", "--learning-rate", "3e-4",
          "--lr-warmup-updates", "10", "--kl-coef", "0.01", "--no-norm-adv", "--invalid-action", "penalty",
@@ -29,15 +30,6 @@ FLAGS = ["--num-envs", "32", "--num-steps", "16", "--total-timesteps", "10000000
 def metrics(run_dir):
     path = run_dir / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def cumulative(rows):
-    """Each row's wall time since its run began, over all the processes of the run (see train_wall)."""
-    out, offset = [], 0.0
-    for prev, m in zip([None] + rows, rows):
-        offset += prev["time/elapsed"] if prev and m["time/elapsed"] < prev["time/elapsed"] else 0.0
-        out.append({**m, "time/elapsed": offset + m["time/elapsed"]})
-    return out
 
 
 def train(task, seed, a, extra):
@@ -50,7 +42,7 @@ def train(task, seed, a, extra):
         cmd = ["--env", "grid", "--task", task, "--seed", str(seed), "--eval-every", str(a.eval_every),
                "--checkpoint-every", str(a.eval_every), "--eval-episodes", str(a.eval_episodes),
                *FLAGS, *extra, "--run-dir", str(run_dir)]
-        subprocess.run(["rm", "-rf", str(run_dir)], check=True)  # killed before its first checkpoint
+        shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint
     if (left := a.minutes * 60 - train_wall(metrics(run_dir))) > 0:
         try:  # SIGKILL at the budget's end: what ran after the last checkpoint is lost
             res = subprocess.run([sys.executable, str(ROOT / "vldac.py"), *cmd], env=env, timeout=left,

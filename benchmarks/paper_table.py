@@ -74,11 +74,19 @@ def run(name, seed, a):
     return out
 
 
+def cumulative(rows):
+    """metrics.jsonl rows with time/elapsed counted from the run's start over all its processes (killed and
+    resumed, or resumed after it ended): time/elapsed restarts with each process."""
+    out, offset = [], 0.0
+    for prev, m in zip([None] + rows, rows):
+        offset += prev["time/elapsed"] if prev and m["time/elapsed"] < prev["time/elapsed"] else 0.0
+        out.append({**m, "time/elapsed": offset + m["time/elapsed"]})
+    return out
+
+
 def train_wall(rows):
-    """Training wall time over all the processes of a run (killed and resumed, or resumed after it ended):
-    time/elapsed restarts with each process, so add up each process's last logged value."""
-    ends = [a["time/elapsed"] for a, b in zip(rows, rows[1:] + [None]) if b is None or b["time/elapsed"] < a["time/elapsed"]]
-    return sum(ends)
+    """Training wall time over all the processes of a run."""
+    return cumulative(rows)[-1]["time/elapsed"] if rows else 0.0
 
 
 def final_eval(run_dir, a):
