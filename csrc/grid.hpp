@@ -4,6 +4,7 @@
 // 15 degree steps, ray parameters compared as fractions).
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -105,6 +106,7 @@ struct Grid {
     struct Config {
         int image_size = 80, height = 60;  // frame width and height (4:3, MiniWorld's 80x60 by default)
         int task = 0, max_steps = 128;
+        int shaping = 0;  // reward per metre of progress towards the box, in hundredths (0: the sparse reward only)
         bool top_down = false;
     };
     static Config configure(Options options, int task) {
@@ -114,6 +116,7 @@ struct Grid {
         c.height = c.image_size * 3 / 4;
         c.max_steps = static_cast<int>(take_option(options, "max_steps", 128, 1, 100000));
         c.top_down = take_option(options, "top_down", 0, 0, 1) != 0;
+        c.shaping = static_cast<int>(take_option(options, "shaping", 0, 0, 1000));
         no_more_options(options);
         return c;
     }
@@ -162,6 +165,7 @@ struct Grid {
         t = 0;
     }
 
+    bool succeeded() const { return near(); }  // shaped rewards can add up to more than 0 without reaching the box
     bool near() const { return (ax - bx) * (ax - bx) + (ay - by) * (ay - by) < grid::kNear * grid::kNear; }
 
     bool collides(int64_t x, int64_t y) const {
@@ -176,7 +180,12 @@ struct Grid {
         return false;
     }
 
+    double box_distance() const {  // in units, correctly rounded (the Python twin's math.sqrt)
+        return std::sqrt(static_cast<double>((ax - bx) * (ax - bx) + (ay - by) * (ay - by)));
+    }
+
     StepResult step(int action, Rng&) {
+        const double before = config.shaping ? box_distance() : 0.0;
         ++t;
         if (action == grid::kTurnLeft || action == grid::kTurnRight) {
             heading = (heading + (action == grid::kTurnLeft ? 1 : grid::kHeadings - 1)) % grid::kHeadings;
@@ -187,12 +196,15 @@ struct Grid {
             if (!collides(ax + dx, ay + dy)) ax += dx, ay += dy;
         }
         StepResult r;
+        double reward = 0.0;
         if (near()) {
-            r.reward = static_cast<float>(1.0 - 0.2 * t / config.max_steps);
+            reward = 1.0 - 0.2 * t / config.max_steps;
             r.terminated = true;
         } else {
             r.truncated = t >= config.max_steps;
         }
+        if (config.shaping) reward += config.shaping / 100.0 * (before - box_distance()) / 1024.0;
+        r.reward = static_cast<float>(reward);
         return r;
     }
 

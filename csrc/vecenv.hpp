@@ -48,6 +48,11 @@ struct StepResult {
     bool terminated = false, truncated = false;
 };
 
+// Whether a finished episode succeeded: Env::succeeded() where an env defines it (its reward can be positive
+// without a win, e.g. shaped), else a positive return.
+template <class Env> auto episode_success(const Env& env, double, int) -> decltype(env.succeeded()) { return env.succeeded(); }
+template <class Env> bool episode_success(const Env&, double episode_return, long) { return episode_return > 0.0; }
+
 // Removes `key` from `options` and returns its value (or `fallback`), checking lo <= value <= hi.
 inline int64_t take_option(Options& options, const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
     auto it = options.find(key);
@@ -120,7 +125,7 @@ class VecEnv {
             ended[i] = r.terminated || r.truncated;
             ep_return[i] = ended[i] ? static_cast<float>(returns_[i]) : 0.0f;
             ep_length[i] = ended[i] ? lengths_[i] : 0;
-            ep_success[i] = ended[i] && returns_[i] > 0.0;
+            ep_success[i] = ended[i] && episode_success(envs_[i], returns_[i], 0);
             if (ended[i]) {
                 any = true;
                 finals_[i] = envs_[i];  // drawn later by draw_finals, and read by text(i, true)

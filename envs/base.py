@@ -365,7 +365,8 @@ class PyBatchedEnv(BatchedEnv):
             self._lengths[i] += 1
             if terminated[i] or truncated[i]:
                 ended[i] = True
-                ep_return[i], ep_length[i], ep_success[i] = self._returns[i], self._lengths[i], self._returns[i] > 0
+                won = env.succeeded() if hasattr(env, "succeeded") else self._returns[i] > 0  # as csrc/vecenv.hpp
+                ep_return[i], ep_length[i], ep_success[i] = self._returns[i], self._lengths[i], won
                 final_obs[i] = env.render()
                 self._final_text[i] = env.text()
                 env.reset(rng)

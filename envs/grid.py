@@ -9,6 +9,7 @@ cross-multiplication. Sizes follow MiniWorld: the agent is a disc of radius 0.4 
 step, the box is 0.8 m wide and high, the camera is 1.5 m high with a 60 degree vertical field of view,
 walls are 2.74 m high, and the box is reached when the centres are closer than 1.15 m.
 """
+import math
 from collections import namedtuple
 from dataclasses import dataclass
 from functools import partial
@@ -81,12 +82,12 @@ class GridWorld(TwinEnv):
 
     num_actions = 4
 
-    def __init__(self, task_name, image_size=80, max_steps=128, top_down=False):
+    def __init__(self, task_name, image_size=80, max_steps=128, top_down=False, shaping=0):
         super().__init__(image_size)
         self.layout = LAYOUTS[task_name]
         self.walls = wall_map(self.layout)
         self.width, self.height = image_size, image_size * 3 // 4
-        self.max_steps, self.top_down = max_steps, top_down
+        self.max_steps, self.top_down, self.shaping = max_steps, top_down, shaping
         self.ax = self.ay = self.heading = self.bx = self.by = self.t = 0
 
     # --- dynamics
@@ -111,6 +112,9 @@ class GridWorld(TwinEnv):
         self.heading = (layout.heading_lo + rng.below(layout.heading_n)) % HEADINGS
         self.t = 0
 
+    def succeeded(self):  # shaped rewards can add up to more than 0 without reaching the box
+        return self.near()
+
     def near(self):
         return (self.ax - self.bx) ** 2 + (self.ay - self.by) ** 2 < NEAR * NEAR
 
@@ -125,9 +129,15 @@ class GridWorld(TwinEnv):
                         return True
         return False
 
+    def box_distance(self):
+        return math.sqrt((self.ax - self.bx) ** 2 + (self.ay - self.by) ** 2)
+
     def step(self, action, rng=None):
         """Returns (reward, terminated, truncated). A move into a wall leaves the agent where it was. The
-        box is never an obstacle: a 0.15 m step cannot carry the agent from outside NEAR into it."""
+        box is never an obstacle: a 0.15 m step cannot carry the agent from outside NEAR into it. With
+        shaping k, each step also earns k/100 per metre it brought the agent closer to the box (less when
+        farther): potential-based shaping, so over an episode it adds up to k/100 x the distance covered."""
+        before = self.box_distance()
         self.t += 1
         if action in (TURN_LEFT, TURN_RIGHT):
             self.heading = (self.heading + (1 if action == TURN_LEFT else -1)) % HEADINGS
@@ -137,9 +147,11 @@ class GridWorld(TwinEnv):
                 dx, dy = -dx, -dy
             if not self.collides(self.ax + dx, self.ay + dy):
                 self.ax, self.ay = self.ax + dx, self.ay + dy
-        if self.near():
-            return float(np.float32(1.0 - 0.2 * self.t / self.max_steps)), True, False
-        return 0.0, False, self.t >= self.max_steps
+        done = self.near()
+        reward = 1.0 - 0.2 * self.t / self.max_steps if done else 0.0
+        if self.shaping:
+            reward += self.shaping / 100.0 * (before - self.box_distance()) / 1024.0
+        return float(np.float32(reward)), done, not done and self.t >= self.max_steps
 
     def get_state(self):
         return [self.ax, self.ay, self.heading, self.bx, self.by, self.t]
@@ -386,7 +398,8 @@ class NavTask(Task):
         return cls(self, num_envs, seed, self.resolve_options(options))
 
 
-OPTIONS = {"image_size": (80, 32, 1024), "max_steps": (128, 1, 100_000), "top_down": (False, False, True)}
+OPTIONS = {"image_size": (80, 32, 1024), "max_steps": (128, 1, 100_000), "top_down": (False, False, True),
+           "shaping": (0, 0, 1000)}
 ONEROOM, HALLWAY, FOURROOMS, WALLGAP = (
     NavTask(f"grid/{name}", cpp="Grid" + cpp, twin=partial(GridWorld, name), symbols=SYMBOLS, prompt=nav_prompt,
             options=OPTIONS)

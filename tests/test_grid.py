@@ -319,12 +319,42 @@ def test_gymnasium_contract_and_errors():
         env.step(np.array([0.0, 1.0]))
     with pytest.raises(ValueError):
         env.step(np.array([0, 1, 2]))
-    for bad in ({"colour": 1}, {"image_size": 16}, {"max_steps": 0}, {"top_down": 1}):
+    for bad in ({"colour": 1}, {"image_size": 16}, {"max_steps": 0}, {"top_down": 1}, {"shaping": -1}):
         with pytest.raises(ValueError):
             envs.make("grid/oneroom", 1, **bad)
     with pytest.raises(ValueError):
         envs.make("grid/maze", 1)
     assert envs.make("grid", 1).task.name == "grid/oneroom"
+
+
+@pytest.mark.parametrize("task", ["grid/oneroom", "grid/fourrooms"])
+def test_shaping_adds_the_progress_towards_the_box(task):
+    """shaping=k adds k/100 per metre the step brought the agent closer to the box (minus when farther) to the
+    sparse reward of the same env without shaping, stepped alike; the Python twin agrees bit for bit. Success
+    is reaching the box, not a positive return."""
+    k, n = 37, 3
+    cpp, py, plain = (envs.make(task, n, seed=5, max_steps=40, shaping=s, backend=b)
+                      for s, b in ((k, "cpp"), (k, "python"), (0, "cpp")))
+    for env in (cpp, py, plain):
+        env.reset()
+    metres = lambda s: math.hypot(s[0] - s[3], s[1] - s[4]) / 1024  # from [ax, ay, heading, bx, by, t]
+    rng, checked, successes, positive_truncations = np.random.default_rng(1), 0, 0, 0
+    for step in range(200):
+        if step % 20 == 0:
+            put_next_to_box((cpp, py), step // 20 % n)
+            plain.set_state(step // 20 % n, cpp.get_state(step // 20 % n))
+        before = [metres(cpp.get_state(i)) for i in range(n)]
+        actions = homing_actions([cpp.get_state(i) for i in range(n)], rng)
+        out, sparse = cpp.step(actions), plain.step(actions)
+        assert_same_step(out, py.step(actions))
+        successes += int(out[2].sum())
+        if out[4]:
+            np.testing.assert_array_equal(out[4]["episode"]["success"], out[2])
+            positive_truncations += int((out[3] & (out[4]["episode"]["r"] > 0)).sum())
+        for i in np.flatnonzero(~(out[2] | out[3])):  # an ended episode's last state is gone (autoreset)
+            assert out[1][i] - sparse[1][i] == pytest.approx(k / 100 * (before[i] - metres(cpp.get_state(i))), abs=1e-6)
+            checked += out[1][i] != 0
+    assert checked > 100 and successes > 0 and positive_truncations > 0
 
 
 def test_prompt_history_matches_per_env_frame_lists():
