@@ -4,7 +4,8 @@
 (envs/grid.py): turn left / turn right 15 degrees, move forward / move back 0.15 m, TimeLimit 128
 (instead of MiniWorld's 180-300), reward 1 - 0.2 t/T when the box is reached. Reaching the box on the last
 step counts as terminated, not truncated (MiniWorld reports both). Frames are image_size wide and 3/4 as
-high (80x60 by default, as in the paper).
+high (80x60 by default, as in the paper). Option shaping=k adds k/100 per metre of progress towards the box
+at every step, as the grid twins' (off by default; success stays reaching the box).
 
 Headless: miniworld draws with OpenGL through pyglet. Without a display, pyglet's headless mode (EGL; Mesa
 llvmpipe renders on the CPU) must be switched on before miniworld is imported, which _miniworld() does.
@@ -59,11 +60,17 @@ def view_caption(env):
     return 0 if x < -0.2 else 2 if x > 0.2 else 1
 
 
+def box_distance(env):
+    """The agent's distance to the box on the floor plane, in metres."""
+    world = env.unwrapped
+    return float(np.hypot(*(world.box.pos - world.agent.pos)[[0, 2]]))
+
+
 class _Share:
     """A contiguous share of a batch's envs, stepped in a loop with same-step autoreset."""
 
-    def __init__(self, task, count, width, height, max_steps):
-        self.envs = [new_env(task, width, height, max_steps) for _ in range(count)]
+    def __init__(self, task, count, width, height, max_steps, shaping):
+        self.envs, self.shaping = [new_env(task, width, height, max_steps) for _ in range(count)], shaping
 
     def reset(self, seeds):
         return np.stack([env.reset(seed=seed)[0] for env, seed in zip(self.envs, seeds)])
@@ -73,7 +80,10 @@ class _Share:
         rewards = np.zeros(len(self.envs), np.float32)
         terminated, truncated = np.zeros(len(self.envs), bool), np.zeros(len(self.envs), bool)
         for j, (env, action) in enumerate(zip(self.envs, actions)):
+            before = box_distance(env)
             frame, rewards[j], terminated[j], truncated[j], _ = env.step(int(action))
+            if self.shaping:
+                rewards[j] += self.shaping / 100 * (before - box_distance(env))
             truncated[j] &= not terminated[j]
             final_obs.append(frame if terminated[j] or truncated[j] else None)
             obs.append(env.reset()[0] if terminated[j] or truncated[j] else frame)
@@ -121,12 +131,12 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
         self._seeded, self._said = False, None
         self._local, self._conns, self._procs = None, [], []
         if options["workers"] == 0:
-            self._local = _Share(name, self.num_envs, width, height, options["max_steps"])
+            self._local = _Share(name, self.num_envs, width, height, options["max_steps"], options["shaping"])
             return
         ctx = multiprocessing.get_context("fork")
         for count in np.diff(self._bounds):
             parent, child = ctx.Pipe()
-            args = (name, int(count), width, height, options["max_steps"])
+            args = (name, int(count), width, height, options["max_steps"], options["shaping"])
             proc = ctx.Process(target=_serve, args=(child, args), daemon=True)
             proc.start()
             child.close()
@@ -180,7 +190,7 @@ class MiniWorldBatch(NavEnv, BatchedEnv):
         final_obs[ended] = [frame for frame in final_frames if frame is not None]
         ep_return = np.where(ended, self._returns, 0).astype(np.float32)
         ep_length = np.where(ended, self._lengths, 0).astype(np.int32)
-        ep_success = ended & (self._returns > 0)
+        ep_success = terminated  # reaching the box (shaped returns can be positive without it)
         self._returns[ended], self._lengths[ended] = 0.0, 0
         return obs, rewards, terminated, truncated, (ended, final_obs, ep_return, ep_length, ep_success)
 
@@ -220,7 +230,7 @@ class MiniWorldTask(Task):
         return MiniWorldBatch(self, num_envs, seed, self.resolve_options(options))
 
 
-OPTIONS = {"image_size": (80, 32, 1024), "max_steps": (128, 1, 100_000), "workers": (0, 0, 64)}
+OPTIONS = {"image_size": (80, 32, 1024), "max_steps": (128, 1, 100_000), "workers": (0, 0, 64), "shaping": (0, 0, 1000)}
 ONEROOM, HALLWAY, FOURROOMS, WALLGAP = (
     MiniWorldTask(f"miniworld/{name}", cpp="", twin=None, symbols=SYMBOLS, prompt=nav_prompt, options=OPTIONS)
     for name in ("OneRoom", "Hallway", "FourRooms", "WallGap")

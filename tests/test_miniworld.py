@@ -12,6 +12,7 @@ import pytest
 
 import envs
 from envs.grid import HISTORY, SYMBOLS
+from envs.miniworld import box_distance
 
 LEFT, RIGHT, FORWARD, BACK = range(4)
 
@@ -96,6 +97,24 @@ def test_box_last_step_and_time_limit():
         for got, want in zip(final, frames[-HISTORY:]):
             np.testing.assert_array_equal(got, want)
         assert len(env.prompt(0)[0]) == 1
+    finally:
+        env.close()
+
+
+def test_shaping_adds_the_progress_towards_the_box():
+    """shaping=50: every step also earns 0.5 per metre closer to the box; an episode that only got closer is
+    no success."""
+    env = envs.make("miniworld/OneRoom", 1, seed=2, max_steps=3, shaping=50)
+    try:
+        env.reset()
+        mw = env._local.envs[0]
+        put_next_to_box(mw, distance=2.5)
+        for action in (FORWARD, FORWARD, BACK):
+            before = box_distance(mw)
+            obs, reward, terminated, truncated, infos = env.step(np.array([action]))
+            if not truncated[0]:
+                assert reward[0] == pytest.approx(0.5 * (before - box_distance(mw)), abs=1e-6) and reward[0] != 0
+        assert truncated[0] and infos["episode"]["r"][0] > 0 and not infos["episode"]["success"][0]
     finally:
         env.close()
 
