@@ -1,8 +1,8 @@
-"""Does the tiny model learn grid navigation by sight? vldac.py on grid/<task> (its perception warm-up, then
+"""Does the tiny model learn navigation by sight? vldac.py on grid/<task> or miniworld/<Task> (its perception warm-up, then
 VL-DAC) for a wall-time budget per seed, evaluated on held-out episodes as it goes, with the levels of
 uniformly random actions and of a vision-free policy (never move back) on the same episodes beside it.
 
-    python benchmarks/learn_grid.py [--task oneroom] [--seeds 1 2 3] [--minutes 30] [more vldac.py flags]
+    python benchmarks/learn_grid.py [--task oneroom | miniworld/OneRoom] [--seeds 1 2 3] [--minutes 30] [more vldac.py flags]
 
 Each seed's run lives in --out/<task>-seed<seed> (checkpoints at every evaluation): a run stopped by the
 budget or killed is continued with --resume by the next call until its budget (the wall time of all its
@@ -34,12 +34,13 @@ def metrics(run_dir):
 
 def train(task, seed, a, extra):
     """Run (or continue, after a kill) one seed for what is left of its wall-time budget; its metrics rows."""
-    run_dir = Path(a.out) / f"{task}-seed{seed}"
+    run_dir = Path(a.out) / f"{task.replace('/', '-')}-seed{seed}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(a.threads)}
     if (run_dir / "latest").exists():
         cmd = ["--resume", str(run_dir)]
     else:
-        cmd = ["--env", "grid", "--task", task, "--seed", str(seed), "--eval-every", str(a.eval_every),
+        world, _, name = task.rpartition("/")
+        cmd = ["--env", world or "grid", "--task", name, "--seed", str(seed), "--eval-every", str(a.eval_every),
                "--checkpoint-every", str(a.eval_every), "--eval-episodes", str(a.eval_episodes),
                *FLAGS, *extra, "--run-dir", str(run_dir)]
         shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint
@@ -76,13 +77,13 @@ def main():
                "perception_s": start.get("perception/seconds"), "baselines": base, "eval_episodes": a.eval_episodes,
                "curve": [(round(m["time/elapsed"]), m["global_step"], m["eval/success_rate"]) for m in rows
                          if "eval/success_rate" in m]}
-        (Path(a.results) / f"{a.task}-seed{seed}.json").write_text(json.dumps(out))
+        (Path(a.results) / f"{a.task.replace('/', '-')}-seed{seed}.json").write_text(json.dumps(out))
     print(f"`python benchmarks/learn_grid.py --task {a.task} --minutes {a.minutes:g}` — held-out success "
           f"({a.eval_episodes} episodes) vs wall time, this machine\n")
     print("| seed | perception: steps, held-out caption accuracy, wall time | held-out success: (s, env steps, success) | "
           "uniform random | never back |\n|---|---|---|---:|---:|")
     for seed in a.seeds:
-        r = json.loads((Path(a.results) / f"{a.task}-seed{seed}.json").read_text())
+        r = json.loads((Path(a.results) / f"{a.task.replace('/', '-')}-seed{seed}.json").read_text())
         per = r["perception"]
         fields = ", ".join(f"{k} {v:.2f}" for k, v in per.items() if k in ("all", "box in view", "where"))
         perception = f"{per['steps']} steps, {fields}, {r['perception_s']:.0f} s" if per else "off"
