@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from grid_policies import POLICIES, success_rate  # noqa: E402
-from paper_table import cumulative, train_wall  # noqa: E402
+from paper_table import cumulative, pyplot, train_wall  # noqa: E402
 
 FLAGS = ["--num-envs", "32", "--num-steps", "16", "--total-timesteps", "10000000", "--learning-rate", "3e-4",
          "--lr-warmup-updates", "10", "--kl-coef", "0.01", "--no-norm-adv", "--invalid-action", "penalty",
@@ -39,7 +39,7 @@ def metrics(run_dir):
 
 def train(task, seed, a, extra):
     """Run (or continue, after a kill) one seed for what is left of its wall-time budget; its metrics rows."""
-    run_dir = Path(a.out) / f"{task.replace('/', '-')}-seed{seed}"
+    run_dir = Path(a.out) / result_file(a, seed).stem
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(a.threads)}
     if (run_dir / "latest").exists():
         cmd = ["--resume", str(run_dir)]
@@ -84,38 +84,33 @@ def main():
                "curve": [(round(m["time/elapsed"]), m["global_step"], m["eval/success_rate"]) for m in rows
                          if "eval/success_rate" in m]}
         result_file(a, seed).write_text(json.dumps(out))
-    first = json.loads(result_file(a, a.seeds[0]).read_text())
+    results = {seed: json.loads(result_file(a, seed).read_text()) for seed in a.seeds}
+    first = results[a.seeds[0]]
     more = " ".join([*first["flags"][len(FLAGS):], *(["--threads", str(first["threads"])] if "threads" in first else [])])
     print(f"`python benchmarks/learn_grid.py --task {a.task} --minutes {first['minutes']:g} {more}` — held-out success "
           f"({first['eval_episodes']} episodes) vs wall time, this machine\n")
     print("| seed | perception: steps, held-out caption accuracy, wall time | held-out success: (s, env steps, success) | "
           "uniform random | never back |\n|---|---|---|---:|---:|")
-    for seed in a.seeds:
-        r = json.loads(result_file(a, seed).read_text())
+    for seed, r in results.items():
         per = r["perception"]
         fields = ", ".join(f"{k} {v:.2f}" for k, v in per.items() if k in ("all", "box in view", "where"))
         perception = f"{per['steps']} steps, {fields}, {r['perception_s']:.0f} s" if per else "off"
         curve = ", ".join(f"({t}, {n}, {s:.2f})" for t, n, s in r["curve"])
         print(f"| {seed} | {perception} | {curve} | {r['baselines']['uniform random']:.3f} | {r['baselines']['never back']:.3f} |")
-    plot(a, Path(a.results) / f"{a.task.replace('/', '-')}.png")
+    plot(a.task, results, Path(a.results) / f"{a.task.replace('/', '-')}.png")
 
 
-def plot(a, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return print("matplotlib not installed: no figure")
+def plot(task, results, path):
+    if (plt := pyplot()) is None:
+        return
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for seed in a.seeds:
-        r = json.loads(result_file(a, seed).read_text())
+    for seed, r in results.items():
         t, _, s = zip(*r["curve"])
         line, = ax.plot([x / 60 for x in t], s, marker="o", label=f"seed {seed}")
         ax.axhline(r["baselines"]["uniform random"], color=line.get_color(), ls=":", lw=1)
     ax.set(xlabel="wall time, minutes (the first point ends the perception stage)",
            ylabel=f"held-out success ({r['eval_episodes']} episodes)", ylim=(0, 1.02), xlim=(0, r["minutes"]),
-           title=f"{a.task}, tiny model (dotted: uniformly random actions)")
+           title=f"{task}, tiny model (dotted: uniformly random actions)")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -209,13 +209,20 @@ def main():
     plot(names, a, results, level, a.results / "paper_table.png")
 
 
-def plot(names, a, results, level, path):
+def pyplot():
+    """matplotlib.pyplot drawing to files, or None (and a note) where matplotlib is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        return plt
     except ImportError:
-        return print("matplotlib not installed: no figure")
+        print("matplotlib not installed: no figure")
+
+
+def plot(names, a, results, level, path):
+    if (plt := pyplot()) is None:
+        return
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name in names:
         curves = [results[(name, s)]["curve"] for s in a.seeds if (name, s) in results]
