@@ -15,6 +15,12 @@ receptacles closed, the goal from ALFRED's goal library and its task sentence. D
 `distractors` (extra objects). Every game comes with its expert plan (`walkthrough`), built with the game
 (the generator knows where everything is) and checked by the tests to win on the engine.
 
+More options (all off by default): `numbered=1` lists the commands as "1: go to ...; 2: ..." and the reply
+names a number (2: in a fresh random order every step, so that a number alone says nothing; see
+envs/textact.py); `shaping=k` adds k/100 per subgoal reached (AlfworldGame.progress: the goal's object held,
+cleaned / heated / cooled, placed) and takes it back when the subgoal is undone, potential-based, so the
+return of an episode changes by at most k/100 x the progress it keeps; success is still the engine's win.
+
 Differences from the released ALFWorld: the rooms are ALFRED's floor plans but the object placements are
 sampled, not taken from ALFRED's recorded scenes; task sentences are the templated ones (no human
 annotations); look_at_obj_in_light uses a desk lamp standing on a desk, side table or dresser; the movable-
@@ -38,7 +44,10 @@ TOOL = {"pick_clean_then_place_in_recep": ("SinkBasin", "clean"), "pick_heat_the
 ABILITY = {"clean": "Cleanable", "heat": "Heatable", "cool": "Coolable"}
 LAMP, LAMP_HOLDERS = "DeskLamp", ("Desk", "SideTable", "Dresser")
 DOMAIN_OTYPES, DOMAIN_RTYPES = {"KnifeType", "ButterKnifeType"}, {"SinkBasinType", "MicrowaveType", "FridgeType"}  # alfred.pddl names them
-OPTIONS = {"receptacles": (12, 2, 60), "distractors": (6, 0, 60), "max_steps": (50, 1, 1000), "history": (2, 0, 50)}
+OPTIONS = {"receptacles": (12, 2, 60), "distractors": (6, 0, 60), "max_steps": (50, 1, 1000), "history": (2, 0, 50),
+           "numbered": (0, 0, 2), "shaping": (0, 0, 1000)}
+DONE_TO = {"pick_clean_then_place_in_recep": "isclean", "pick_heat_then_place_in_recep": "ishot",
+           "pick_cool_then_place_in_recep": "iscool"}  # the engine's fact for what the task does to the object
 RULES = ("You are in a household. Reach the goal with text commands: go to a receptacle, open and close it, "
          "take an object from it and move it to another, heat, cool or clean an object with the microwave, "
          "fridge or sink basin, use a lamp.")
@@ -255,11 +264,14 @@ def engine():
 
 
 class AlfworldGame(TextGame):
-    """One ALFWorld game on TextWorld's PddlEnv + ALFWorld's AlfredDemangler; reward 1 when won."""
+    """One ALFWorld game on TextWorld's PddlEnv + ALFWorld's AlfredDemangler; reward 1 when won.
 
-    def __init__(self, source):
-        self.source = source  # seed -> tw-pddl dict
-        self.engine, self.game = engine(), None
+    shaping k (off by default): each step also earns k/100 x the change of progress(), the subgoals reached
+    (potential-based shaping: over an episode it adds up to k/100 x the progress kept; success is still won)."""
+
+    def __init__(self, source, shaping=0):
+        self.source, self.shaping = source, shaping  # source: seed -> tw-pddl dict
+        self.engine, self.game, self.facts = engine(), None, ()
 
     def reset(self, seed):
         self.game = self.source(seed)
@@ -274,12 +286,31 @@ class AlfworldGame(TextGame):
     def _update(self, state):  # "help" prints the command list the prompt already has: not offered
         self.commands = tuple(c for c in state["admissible_commands"] if c != "help")
         self.done = self.success = bool(state["won"])
+        self.facts = state["_facts"]
 
     def step(self, command):
+        before = self.progress() if self.shaping else 0
         state, _, _ = self.engine.step(command)
         self.observation = state["feedback"].strip()
         self._update(state)
-        return float(self.success)
+        return float(self.success) + (self.shaping / 100.0 * (self.progress() - before) if self.shaping else 0.0)
+
+    def progress(self) -> int:
+        """Subgoals of the task reached now, read off the engine's facts: an object of the goal's type held
+        (1), and cleaned / heated / cooled if the task asks it (1); for pick_two, 2 per object of the goal's
+        type already in a receptacle of the goal's type."""
+        traj = self.game["traj_data"]
+        params, task_type = traj["pddl_params"], traj["task_type"]
+        otype, rtype = params["object_target"].lower() + "type", params["parent_target"].lower() + "type"
+        args = [(f.name, [a.name for a in f.arguments]) for f in self.facts]
+        goal_objects = {a[0] for name, a in args if name == "objecttype" and a[1] == otype}
+        held = {a[1] for name, a in args if name == "holds"} & goal_objects
+        done = {a[0] for name, a in args if name == DONE_TO.get(task_type)} & held
+        placed = 0
+        if task_type == "pick_two_obj_and_place":
+            targets = {a[0] for name, a in args if name == "receptacletype" and a[1] == rtype}
+            placed = sum(name == "inreceptacle" and a[0] in goal_objects and a[1] in targets for name, a in args)
+        return len(held) + len(done) + 2 * placed
 
     def expert_commands(self) -> list[str]:
         """The game's expert plan from the start of the episode, as commands (names demangled)."""
@@ -324,7 +355,7 @@ class AlfworldEnv(TextActionEnv):
         super().__init__(name, num_envs, seed, options)
 
     def new_game(self):
-        return AlfworldGame(self.game_for)
+        return AlfworldGame(self.game_for, self.options["shaping"])
 
     def game_for(self, seed):
         if self.games_list is not None:
@@ -333,7 +364,7 @@ class AlfworldEnv(TextActionEnv):
             traj = json.loads((path.parent / "traj_data.json").read_text())  # ALFWorld's own helper draws from `random`
             game["grammar"] = game["grammar"].replace("UNKNOWN GOAL", task_sentence(traj["task_type"], traj["pddl_params"],
                                                                                     np.random.default_rng(seed)))
-            return game
+            return {**game, "traj_data": traj}
         task_type = TASK_TYPES[derive_seed(seed, 1) % 6] if self.kind == "all" else self.kind
         return generate_game(task_type, seed, self.options["receptacles"], self.options["distractors"])
 

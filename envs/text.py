@@ -7,7 +7,9 @@ the first MAX_REPLY_CHARS characters only.
 
 Text-action envs (ALFWorld, WebShop) list the commands legal at each step instead of fixed symbols:
 command_format asks for one of them, parse_command matches the reply's "action" against that list,
-exactly first, then after normalise() (case, whitespace, articles, trailing punctuation).
+exactly first, then after normalise() (case, whitespace, articles, trailing punctuation). Numbered, the list
+shows "1: <command>; 2: ..." and the reply names a number (parse_command with numbered=True: a number in
+range, else the command itself as above).
 """
 import json
 import re
@@ -20,7 +22,7 @@ _DECODER = json.JSONDecoder()
 _ACTION_RE = re.compile(
     r"""["']action["']\s*:\s*(?:"([^"\n]{0,32})"|'([^'\n]{0,32})'|(-?\d{1,6})(?![\d.]))""", re.IGNORECASE
 )
-_COMMAND_RE = re.compile(r"""["']action["']\s*:\s*(?:"([^"\n]{0,256})"|'([^'\n]{0,256})')""", re.IGNORECASE)
+_COMMAND_RE = re.compile(r"""["']action["']\s*:\s*(?:"([^"\n]{0,256})"|'([^'\n]{0,256})'|(\d{1,6})(?![\d.]))""", re.IGNORECASE)
 _ARTICLES = frozenset(("a", "an", "the"))
 
 
@@ -79,8 +81,11 @@ def parse_action(text, symbols: tuple[str, ...]) -> tuple[int, bool]:
     return index, index >= 0
 
 
-def command_format(commands) -> str:
+def command_format(commands, numbered: bool = False) -> str:
     """The closing sentences of a text-action prompt: the commands legal now and the reply format."""
+    if numbered:
+        return ("Admissible commands: " + "; ".join(f"{k}: {c}" for k, c in enumerate(commands, 1)) + '.\nReply with '
+                'a JSON object {"thoughts": "<short reasoning>", "action": "<number>"}, the number of one of the commands.')
     return ("Admissible commands: " + "; ".join(commands) + '.\nReply with a JSON object {"thoughts": '
             '"<short reasoning>", "action": "<command>"}, command one of the admissible commands.')
 
@@ -91,14 +96,19 @@ def normalise(command: str) -> str:
     return " ".join(w for w in words if w not in _ARTICLES)
 
 
-def parse_command(text, commands) -> tuple[int, bool]:
+def parse_command(text, commands, numbered: bool = False) -> tuple[int, bool]:
     """Reply text -> (index into `commands`, True), or (-1, False) when the reply names none of them.
-    The reply's "action" is read as in parse_action; it matches a command exactly, else after normalise()
-    when exactly one command normalises the same way. Never raises."""
+    The reply's "action" is read as in parse_action; numbered, a whole number k in 1..len(commands) (spaces
+    and one trailing "." allowed) names commands[k - 1]; else it matches a command exactly, else after
+    normalise() when exactly one command normalises the same way. Never raises."""
     value = _reply_action(text, _COMMAND_RE)
     if value is None:
         return -1, False
     commands = list(commands)
+    number = value.strip().removesuffix(".")
+    if numbered and number.isascii() and number.isdigit():
+        k = int(number)
+        return (k - 1, True) if 1 <= k <= len(commands) else (-1, False)
     if value in commands:
         return commands.index(value), True
     key = normalise(value)

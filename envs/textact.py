@@ -4,11 +4,15 @@ page's buttons), with text-only prompts.
 The contract vldac.py relies on is the one of envs/base.py's BatchedEnv (gymnasium VectorEnv, same-step
 autoreset, episode statistics in infos, prompt / actions / parse_action / sample_action, snapshots); what
 differs:
-    actions(i)            the commands env i can take now (a tuple of strings, never empty)
+    actions(i)            what a reply names to take each command env i can take now (a tuple of strings, never
+                          empty): the commands, or with options["numbered"] their numbers "1", "2", ... in the
+                          order the prompt lists them (numbered=1: the engine's order; 2: a fresh random order
+                          at every step, drawn from the episode's seed, so that a number alone says nothing)
     step(actions)         one action per env: an index into actions(i), or a command string (a command that
                           is not legal now costs the step and changes nothing, as in ALFWorld)
     parse_action(t, i)    reply text -> (index into actions(i), True) or (-1, False); envs.text.parse_command
     prompt(i, final)      ([], text): the task, the last `history` steps, the observation, the commands
+                          (numbered: "1: <command>; 2: ...", so that a choice is a number, not a copied command)
     observations          the observation texts (a tuple of N strings)
 
 A subclass supplies the games: new_game() -> a TextGame, and episode_seed(i, k) picks what env i plays in
@@ -84,6 +88,7 @@ class TextActionEnv(gymnasium.vector.VectorEnv):
         self.name, self.options, self.num_envs = name, options, int(num_envs)
         self.base_seed = _check_seed(seed)
         self.max_steps, self.history = options["max_steps"], options["history"]
+        self.numbered = options.get("numbered", 0)
         self.single_observation_space = gymnasium.spaces.Text(max_length=1 << 16)
         self.single_action_space = gymnasium.spaces.Text(max_length=256)
         self.observation_space = gymnasium.spaces.Tuple([self.single_observation_space] * self.num_envs)
@@ -153,7 +158,7 @@ class TextActionEnv(gymnasium.vector.VectorEnv):
             return action
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
             raise ValueError(f"actions[{i}] must be a command string or an int index, got {action!r}")
-        commands = self.games[i].commands
+        commands = self._listed(i)
         if not 0 <= action < len(commands):
             raise IndexError(f"actions[{i}] = {action} is out of range [0, {len(commands)}) of env {i}'s commands")
         return commands[action]
@@ -168,13 +173,22 @@ class TextActionEnv(gymnasium.vector.VectorEnv):
 
     # -- text side
     def actions(self, i: int) -> tuple:
-        return tuple(self.games[i].commands)
+        commands = self._listed(i)
+        return tuple(str(k) for k in range(1, len(commands) + 1)) if self.numbered else commands
 
     def sample_action(self, i: int, rng: np.random.Generator) -> int:
         return int(rng.integers(len(self.games[i].commands)))
 
     def parse_action(self, text, i: int = 0) -> tuple[int, bool]:
-        return parse_command(text, self.games[i].commands)
+        return parse_command(text, self._listed(i), bool(self.numbered))
+
+    def _listed(self, i) -> tuple:
+        """Env i's commands in the order its prompt lists them (actions(i) and step's indices follow it)."""
+        commands = tuple(self.games[i].commands)
+        if self.numbered != 2:
+            return commands
+        rng = np.random.default_rng(derive_seed(self.episode_seed(i, self._episode[i]), len(self._played[i])))
+        return tuple(commands[j] for j in rng.permutation(len(commands)))
 
     def prompt(self, i: int, final: bool = False) -> tuple[list, str]:
         """([], text) of env i now, or of the episode it ended at the last step (final=True)."""
@@ -193,7 +207,7 @@ class TextActionEnv(gymnasium.vector.VectorEnv):
             lines.append(f"At the start: {game.start}")
         if played:  # the last command's feedback is the observation below
             lines += ["Your last actions:"] + [f"> {c}\n{o}" for c, o in played[:-1]] + [f"> {played[-1][0]}"]
-        return "\n".join(lines + [f"Now: {game.observation}", command_format(game.commands)])
+        return "\n".join(lines + [f"Now: {game.observation}", command_format(self._listed(i), bool(self.numbered))])
 
     # -- snapshots
     def get_snapshot(self) -> dict:

@@ -90,6 +90,46 @@ def test_prompt_shows_task_start_last_steps_and_commands_once():
     assert text.endswith(envs.text.command_format(env.actions(0)))
 
 
+@pytest.mark.parametrize("numbered", [1, 2])
+def test_numbered_commands_are_named_by_number_and_play_the_same_game(numbered):
+    """numbered=1 / 2: the prompt lists "k: <command>" in the engine's / a random order, actions(i) are the
+    numbers, a reply names one (or the command), and the game is the one the plain env plays."""
+    plain, env = (envs.make("alfworld/pick_and_place_simple", 1, seed=3, numbered=n, **SMALL) for n in (0, numbered))
+    plain.reset(), env.reset()
+    in_engine_order = []
+    for command in plain.expert_commands(0)[:3]:
+        listing = env.prompt(0)[1].split("Admissible commands: ")[1].split(".\nReply")[0].split("; ")
+        numbers, listed = zip(*(item.split(": ", 1) for item in listing))
+        assert numbers == env.actions(0) == tuple(str(k) for k in range(1, len(listed) + 1))
+        assert sorted(listed) == sorted(plain.actions(0))
+        k = listed.index(command) + 1
+        assert env.parse_action(f'{{"action": "{k}"}}', 0) == (k - 1, True) == env.parse_action(f'{{"action": "{command}"}}', 0)
+        assert env.parse_action(f'{{"action": "{len(listed) + 1}"}}', 0) == (-1, False)
+        in_engine_order.append(listed == plain.actions(0))
+        plain.step([command]), env.step([k - 1])
+        assert plain.observations == env.observations
+    assert all(in_engine_order) if numbered == 1 else not any(in_engine_order)
+    restored = envs.make("alfworld/pick_and_place_simple", 1, seed=0, numbered=numbered, **SMALL)
+    restored.reset(), restored.set_snapshot(env.get_snapshot())
+    assert restored.prompt(0) == env.prompt(0) and restored.actions(0) == env.actions(0)
+
+
+def test_shaping_pays_each_subgoal_and_the_win_pays_the_rest():
+    """shaping=10: 0.1 per subgoal reached (take, heat; for pick_two also each object placed), given back
+    when the object leaves the hand; shaping=0 is the plain reward (1 at the win)."""
+    shaped = {}
+    for task_type in ("pick_heat_then_place_in_recep", "pick_two_obj_and_place"):
+        for k in (0, 10):
+            env = envs.make(f"alfworld/{task_type}", 1, seed=3, shaping=k, **SMALL)
+            env.reset()
+            shaped[task_type, k] = [float(env.step([c])[1][0]) for c in env.expert_commands(0)]
+    for task_type, subgoals in (("pick_heat_then_place_in_recep", [-0.2, 0.1, 0.1]),
+                                ("pick_two_obj_and_place", [0.1, 0.1, 0.1, 0.1])):
+        plain, bonus = shaped[task_type, 0], np.subtract(shaped[task_type, 10], shaped[task_type, 0])
+        assert plain == [0.0] * (len(plain) - 1) + [1.0]
+        assert sorted(bonus[np.abs(bonus) > 1e-6].round(6)) == subgoals
+
+
 def test_vocabulary_names_every_word_the_commands_use():
     """The built-in model's tokenizer is trained on env.vocabulary: every word of every command met in random
     play (all task types) but the numbers is in it, so no name is split into pieces the corpus never saw."""

@@ -184,3 +184,23 @@ def test_parse_command_ambiguous_normalisation_is_refused():
 def test_command_format_lists_the_commands():
     text = command_format(COMMANDS)
     assert all(c in text for c in COMMANDS) and '"action": "<command>"' in text
+
+
+@pytest.mark.parametrize("reply, index", [
+    ('{"thoughts": "t", "action": "3"}', 2), ('{"action": 5}', 4), ('{"action": " 1. "}', 0),
+    ('{"action": 2, "thoughts": "x"', 1),  # unterminated: the regex fallback reads a bare number too
+    ('{"action": "look"}', 4), ('{"action": "Go to the fridge 1"}', 0),  # the command itself is still accepted
+])
+def test_parse_command_numbered_matches(reply, index):
+    assert command_parse(reply, COMMANDS, numbered=True) == (index, True)
+
+
+@pytest.mark.parametrize("reply", ['{"action": "0"}', '{"action": 6}', '{"action": "-1"}', '{"action": "2.5"}',
+                                   '{"action": "٣"}', '{"action": "1 2"}', '{"action": ""}', "", None])
+def test_parse_command_numbered_refuses(reply):
+    assert command_parse(reply, COMMANDS, numbered=True) == (-1, False)
+
+
+def test_command_format_numbered_lists_numbers_and_asks_for_one():
+    text = command_format(COMMANDS, numbered=True)
+    assert "1: go to fridge 1; 2: go to countertop 1;" in text and "5: look." in text and '"action": "<number>"' in text
