@@ -114,20 +114,27 @@ def eval_run(run_dir, a):
     (run_dir / "eval_shared.json").write_text(json.dumps(result))
 
 
-def random_level(a, num_envs):
-    """Uniformly random actions on the same held-out episodes (vldac.evaluate's envs and quotas)."""
+def reference_levels(a, num_envs):
+    """{policy: (success, episodes)} of fixed policies on the same held-out episodes (vldac.evaluate's envs
+    and quotas): uniformly random actions, and on Blackjack the basic strategy (the highest expected return)."""
     import envs
-    n = min(num_envs, a.eval_episodes)
-    env = envs.make(f"gymcards/{a.task}", n, seed=a.eval_seed + 1_000_000)
-    env.reset()
-    rng, successes, quota, done = np.random.default_rng(0), [], -(-a.eval_episodes // n), np.zeros(n, int)
-    while (done < quota).any():
-        *_, infos = env.step(rng.integers(len(env.action_symbols), size=n))
-        for i in np.flatnonzero(infos.get("_episode", np.zeros(n, bool))):
-            if done[i] < quota:
-                successes.append(bool(infos["episode"]["success"][i]))
-                done[i] += 1
-    return float(np.mean(successes)), len(successes)
+    from envs.gymcards import blackjack_basic_action
+    policies = {"uniformly random actions": lambda env, rng: rng.integers(len(env.action_symbols), size=env.num_envs)}
+    if a.task == "blackjack":
+        policies["basic strategy"] = lambda env, rng: [blackjack_basic_action(env.get_state(i)) for i in range(env.num_envs)]
+    levels, n = {}, min(num_envs, a.eval_episodes)
+    for name, choose in policies.items():
+        env = envs.make(f"gymcards/{a.task}", n, seed=a.eval_seed + 1_000_000)
+        env.reset()
+        rng, successes, quota, done = np.random.default_rng(0), [], -(-a.eval_episodes // n), np.zeros(n, int)
+        while (done < quota).any():
+            *_, infos = env.step(choose(env, rng))
+            for i in np.flatnonzero(infos.get("_episode", np.zeros(n, bool))):
+                if done[i] < quota:
+                    successes.append(bool(infos["episode"]["success"][i]))
+                    done[i] += 1
+        levels[name] = float(np.mean(successes)), len(successes)
+    return levels
 
 
 def main():
@@ -175,7 +182,7 @@ def main():
     wall = time.perf_counter() - tic
     missing = [f"{name} seed {s}" for name, s in jobs if (name, s) not in results]
     names = [n for n in names if any((n, s) in results for s in a.seeds)]
-    level, n_random = random_level(a, next(iter(results.values()))["num_envs"])
+    levels = reference_levels(a, next(iter(results.values()))["num_envs"])
 
     rows, table = [], []
     for name in names:
@@ -197,7 +204,7 @@ def main():
     cmd = "python benchmarks/paper_table.py " + " ".join(sys.argv[1:])
     md = [f"`{cmd}` — {a.task}, tiny model, {a.total_timesteps:,} env steps per run, seeds {a.seeds}; final "
           f"policies sampled on the same {a.eval_episodes} held-out episodes (eval seed {a.eval_seed}); "
-          f"uniformly random actions there: {level:.2f} ({n_random} episodes). Training wall time per run "
+          + "; ".join(f"{k} there: {v:.2f} ({n} episodes)" for k, (v, n) in levels.items()) + ". Training wall time per run "
           f"{min(r['train_wall_s'] for r in rows):.0f}–{max(r['train_wall_s'] for r in rows):.0f} s, "
           f"{sum(r['train_wall_s'] for r in rows) / 3600:.1f} h in all, {a.jobs} runs at a time with {a.threads} "
           f"torch thread(s) each; this invocation {wall / 60:.0f} min."
@@ -206,7 +213,7 @@ def main():
           "|---|---:|---:|---|---:|", *table]
     (a.results / "paper_table.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
-    plot(names, a, results, level, a.results / "paper_table.png")
+    plot(names, a, results, levels, a.results / "paper_table.png")
 
 
 def pyplot():
@@ -220,7 +227,7 @@ def pyplot():
         print("matplotlib not installed: no figure")
 
 
-def plot(names, a, results, level, path):
+def plot(names, a, results, levels, path):
     if (plt := pyplot()) is None:
         return
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -231,7 +238,8 @@ def plot(names, a, results, level, path):
         values = np.array([[v for _, v in c[:n]] for c in curves])
         line, = ax.plot(steps, values.mean(0), label=name, ls="-" if name.startswith("VL-DAC") else "--")
         ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.12)
-    ax.axhline(level, color="gray", ls=":", label="random actions")
+    for (name, (level, _)), ls in zip(levels.items(), (":", "-.")):
+        ax.axhline(level, color="gray", ls=ls, label=name)
     ax.set(xlabel="env steps", ylabel="held-out success (periodic evals)", ylim=(0, 1.02),
            title=f"{a.task}, tiny model: mean and min-max over {len(a.seeds)} seeds")
     ax.legend(fontsize=7, loc="upper left")

@@ -186,6 +186,45 @@ class BlackjackTwin(TwinEnv):
         self.dealer, self.player = hands
 
 
+CARD_PROBABILITY = {v: (4 if v == 10 else 1) / 13 for v in range(1, 11)}  # card values of the infinite deck
+
+
+def _total(hard: int, ace: bool) -> int:
+    return hard + 10 if ace and hard + 10 <= 21 else hard
+
+
+@lru_cache(maxsize=None)
+def dealer_outcomes(hard: int, ace: bool) -> dict:
+    """{final dealer score: probability} from a dealer hand (sum with aces as 1, holds an ace); bust scores 0."""
+    if _total(hard, ace) >= 17:
+        return {0 if hard > 21 else _total(hard, ace): 1.0}
+    out = {}
+    for v, p in CARD_PROBABILITY.items():
+        for score, q in dealer_outcomes(hard + v, ace or v == 1).items():
+            out[score] = out.get(score, 0.0) + p * q
+    return out
+
+
+@lru_cache(maxsize=None)
+def blackjack_basic(hard: int, ace: bool, up: int) -> tuple[int, float, float]:
+    """The hit/stand choice that maximises the expected return, by dynamic programming over the player's
+    hand (sum with aces as 1, holds an ace) against the dealer's face-up card value `up` (1 = ace; the
+    hidden card is any card): (action 0 stand / 1 hit, expected return, P(win)) from here on."""
+    score, dealer = _total(hard, ace), dealer_outcomes(up, up == 1).items()  # the hidden card is drawn first
+    stand = (sum(p * ((score > d) - (score < d)) for d, p in dealer), sum(p for d, p in dealer if score > d))
+    hit = (0.0, 0.0)
+    for v, p in CARD_PROBABILITY.items():
+        ret, win = blackjack_basic(hard + v, ace or v == 1, up)[1:] if hard + v <= 21 else (-1.0, 0.0)
+        hit = (hit[0] + p * ret, hit[1] + p * win)
+    return (0, *stand) if stand[0] >= hit[0] else (1, *hit)
+
+
+def blackjack_basic_action(state) -> int:
+    """blackjack_basic's action for an env state (get_state's list: dealer's hand, then the player's)."""
+    values = [card_value(r) for r in state[2 * state[0] + 2::2]]
+    return blackjack_basic(sum(values), 1 in values, card_value(state[1]))[0]
+
+
 def blackjack_layout(size: int) -> dict:
     """"Dealer" label, dealer row (face-up card, card back), "Player" label, player rows of 5 cards."""
     margin, label_scale = max(1, size // 50), max(1, size // 100)

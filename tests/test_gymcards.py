@@ -10,7 +10,7 @@ import pytest
 import envs
 from envs import _C
 from envs import render as R
-from envs.gymcards import BlackjackTwin, NumberLineTwin, hand_total
+from envs.gymcards import BlackjackTwin, NumberLineTwin, blackjack_basic, blackjack_basic_action, hand_total
 from envs.rng import Rng
 
 TASKS = ["gymcards/numberline", "gymcards/blackjack"]
@@ -235,6 +235,28 @@ def test_blackjack_bust():
     pair = _seed_with_next_rank([2, 9, 0, 5, 1, 2, 10, 0, 5, 2], want={10, 11, 12, 13})  # player 15
     reward, terminated, _ = _step_both(pair, 1)
     assert (reward, terminated) == (-1.0, True)
+
+
+def test_blackjack_basic_strategy():
+    """The dynamic programme's policy: textbook hit/stand cells, and its exact expected return and win
+    probability from the deal match the Python twin playing it (20,000 hands, about 5 standard errors)."""
+    hit = lambda hard, ace, up: blackjack_basic(hard, ace, up)[0] == 1
+    assert hit(16, False, 10) and hit(12, False, 2) and hit(7, True, 5) and hit(8, True, 9)  # soft 17, soft 18 v 9
+    assert not (hit(12, False, 4) or hit(13, False, 2) or hit(17, False, 1) or hit(8, True, 7) or hit(9, True, 10))
+    cards = {v: (4 if v == 10 else 1) / 13 for v in range(1, 11)}
+    exact = np.sum([[pu * pa * pb * x for x in blackjack_basic(a + b, 1 in (a, b), u)[1:]]
+                    for u, pu in cards.items() for a, pa in cards.items() for b, pb in cards.items()], 0)
+    assert exact[0] == pytest.approx(-0.0466, abs=5e-4) and exact[1] == pytest.approx(0.4295, abs=5e-4)
+    env, rng, returns = BlackjackTwin(32), Rng(7), []
+    for _ in range(20_000):
+        env.reset(rng)
+        while True:
+            reward, terminated, _ = env.step(blackjack_basic_action(env.get_state()), rng)
+            if terminated:
+                returns.append(reward)
+                break
+    assert np.mean(returns) == pytest.approx(exact[0], abs=0.035)
+    assert np.mean(np.array(returns) > 0) == pytest.approx(exact[1], abs=0.018)
 
 
 def test_blackjack_dealer_draws_to_17():
