@@ -115,25 +115,28 @@ def eval_run(run_dir, a):
 
 
 def reference_levels(a, num_envs):
-    """{policy: (success, episodes)} of fixed policies on the same held-out episodes (vldac.evaluate's envs
-    and quotas): uniformly random actions, and on Blackjack the basic strategy (the highest expected return)."""
+    """{policy: (success, mean return)} of fixed policies on the same held-out episodes (vldac.evaluate's envs
+    and quotas): uniformly random actions, one action always (on a task with at most 4 actions), and on
+    Blackjack the basic strategy (the highest expected return)."""
     import envs
     from envs.gymcards import blackjack_basic_action
-    policies = {"uniformly random actions": lambda env, rng: rng.integers(len(env.action_symbols), size=env.num_envs)}
+    symbols = envs.make(f"gymcards/{a.task}", 1, seed=0).action_symbols
+    policies = {"uniformly random actions": lambda env, rng: rng.integers(len(symbols), size=env.num_envs)}
+    policies |= {f"always `{s}`": lambda env, rng, k=k: [k] * env.num_envs for k, s in enumerate(symbols) if len(symbols) <= 4}
     if a.task == "blackjack":
         policies["basic strategy"] = lambda env, rng: [blackjack_basic_action(env.get_state(i)) for i in range(env.num_envs)]
     levels, n = {}, min(num_envs, a.eval_episodes)
     for name, choose in policies.items():
         env = envs.make(f"gymcards/{a.task}", n, seed=a.eval_seed + 1_000_000)
         env.reset()
-        rng, successes, quota, done = np.random.default_rng(0), [], -(-a.eval_episodes // n), np.zeros(n, int)
+        rng, ends, quota, done = np.random.default_rng(0), [], -(-a.eval_episodes // n), np.zeros(n, int)
         while (done < quota).any():
             *_, infos = env.step(choose(env, rng))
             for i in np.flatnonzero(infos.get("_episode", np.zeros(n, bool))):
                 if done[i] < quota:
-                    successes.append(bool(infos["episode"]["success"][i]))
+                    ends.append((bool(infos["episode"]["success"][i]), float(infos["episode"]["r"][i])))
                     done[i] += 1
-        levels[name] = float(np.mean(successes)), len(successes)
+        levels[name] = tuple(np.mean(ends, 0).tolist())
     return levels
 
 
@@ -191,12 +194,14 @@ def main():
         per_seed = [r["success_rate"] for r in res]
         for s, r in zip(seeds, res):
             rows.append({"config": name, "seed": s, "success": r["success_rate"], "ci_low": r["success_ci95_low"],
-                         "ci_high": r["success_ci95_high"], "invalid_action_rate": r["invalid_action_rate"],
+                         "ci_high": r["success_ci95_high"], "return": r["episodic_return"],
+                         "invalid_action_rate": r["invalid_action_rate"],
                          "episodes": r["episodes"], "train_wall_s": results[(name, s)]["train_wall_s"]})
         seeds_text = ", ".join(f"{r['success_rate']:.2f} [{r['success_ci95_low']:.2f}, {r['success_ci95_high']:.2f}]"
                                for r in res)
         table.append(f"| {name} | {np.mean(per_seed):.2f} | {min(per_seed):.2f}–{max(per_seed):.2f} | {seeds_text} | "
-                     f"{np.mean([r['invalid_action_rate'] for r in res]):.3f} |")
+                     f"{np.mean([r['episodic_return'] for r in res]):.2f} | {np.mean([r['invalid_action_rate'] for r in res]):.3f} |")
+    table += [f"| *{name}* | {success:.2f} | | | {ret:.2f} | |" for name, (success, ret) in levels.items()]
     with open(a.results / "paper_table.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -204,13 +209,13 @@ def main():
     cmd = "python benchmarks/paper_table.py " + " ".join(sys.argv[1:])
     md = [f"`{cmd}` — {a.task}, tiny model, {a.total_timesteps:,} env steps per run, seeds {a.seeds}; final "
           f"policies sampled on the same {a.eval_episodes} held-out episodes (eval seed {a.eval_seed}); "
-          + "; ".join(f"{k} there: {v:.2f} ({n} episodes)" for k, (v, n) in levels.items()) + ". Training wall time per run "
+          f"fixed policies (in italics) on the same episodes for reference. Training wall time per run "
           f"{min(r['train_wall_s'] for r in rows):.0f}–{max(r['train_wall_s'] for r in rows):.0f} s, "
           f"{sum(r['train_wall_s'] for r in rows) / 3600:.1f} h in all, {a.jobs} runs at a time with {a.threads} "
           f"torch thread(s) each; this invocation {wall / 60:.0f} min."
           + (f" **Incomplete: {len(missing)} runs missing** ({', '.join(missing)})." if missing else ""), "",
-          "| config | success, mean over seeds | min–max | per seed [Wilson 95%] | invalid-action rate |",
-          "|---|---:|---:|---|---:|", *table]
+          "| config | success, mean over seeds | min–max | per seed [Wilson 95%] | return | invalid-action rate |",
+          "|---|---:|---:|---|---:|---:|", *table]
     (a.results / "paper_table.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     plot(names, a, results, levels, a.results / "paper_table.png")
@@ -238,8 +243,10 @@ def plot(names, a, results, levels, path):
         values = np.array([[v for _, v in c[:n]] for c in curves])
         line, = ax.plot(steps, values.mean(0), label=name, ls="-" if name.startswith("VL-DAC") else "--")
         ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.12)
-    for (name, (level, _)), ls in zip(levels.items(), (":", "-.")):
-        ax.axhline(level, color="gray", ls=ls, label=name)
+    constant = max((v for k, v in levels.items() if k.startswith("always")), default=None)
+    shown = {k: v for k, v in levels.items() if not k.startswith("always") or v == constant}
+    for (name, (level, _)), ls in zip(shown.items(), (":", "--", "-.")):
+        ax.axhline(level, color="gray", ls=ls, lw=1, label=name)
     ax.set(xlabel="env steps", ylabel="held-out success (periodic evals)", ylim=(0, 1.02),
            title=f"{a.task}, tiny model: mean and min-max over {len(a.seeds)} seeds")
     ax.legend(fontsize=7, loc="upper left")
