@@ -210,7 +210,7 @@ def blackjack_basic(hard: int, ace: bool, up: int) -> tuple[int, float, float]:
     """The hit/stand choice that maximises the expected return, by dynamic programming over the player's
     hand (sum with aces as 1, holds an ace) against the dealer's face-up card value `up` (1 = ace; the
     hidden card is any card): (action 0 stand / 1 hit, expected return, P(win)) from here on."""
-    score, dealer = _total(hard, ace), dealer_outcomes(up, up == 1).items()  # the hidden card is drawn first
+    score, dealer = _total(hard, ace), dealer_outcomes(up, up == 1).items()  # its first draw: the hidden card
     stand = (sum(p * ((score > d) - (score < d)) for d, p in dealer), sum(p for d, p in dealer if score > d))
     hit = (0.0, 0.0)
     for v, p in CARD_PROBABILITY.items():
