@@ -246,7 +246,7 @@ def plot(names, a, results, levels, path):
     constant = max((v for k, v in levels.items() if k.startswith("always")), default=None)
     shown = {k: v for k, v in levels.items() if not k.startswith("always") or v == constant}
     for (name, (level, _)), ls in zip(shown.items(), (":", "--", "-.")):
-        ax.axhline(level, color="gray", ls=ls, lw=1, label=name)
+        ax.axhline(level, color="gray", ls=ls, lw=1, label=name.replace("`", "'"))
     ax.set(xlabel="env steps", ylabel="held-out success (periodic evals)", ylim=(0, 1.02),
            title=f"{a.task}, tiny model: mean and min-max over {len(a.seeds)} seeds")
     ax.legend(fontsize=7, loc="upper left")
