@@ -105,10 +105,14 @@ def card_value(rank: int) -> int:
     return min(rank, 10)
 
 
+def _total(hard: int, ace: bool) -> int:
+    """A hand's total from its sum with aces as 1 and whether it holds one (a usable ace adds 10)."""
+    return hard + 10 if ace and hard + 10 <= 21 else hard
+
+
 def hand_total(ranks) -> int:
     """Blackjack total: an ace counts 11 when that keeps the hand at 21 or less (a usable ace)."""
-    total = sum(card_value(r) for r in ranks)
-    return total + 10 if 1 in ranks and total + 10 <= 21 else total
+    return _total(sum(card_value(r) for r in ranks), 1 in ranks)
 
 
 class BlackjackTwin(TwinEnv):
@@ -187,10 +191,6 @@ class BlackjackTwin(TwinEnv):
 
 
 CARD_PROBABILITY = {v: (4 if v == 10 else 1) / 13 for v in range(1, 11)}  # card values of the infinite deck
-
-
-def _total(hard: int, ace: bool) -> int:
-    return hard + 10 if ace and hard + 10 <= 21 else hard
 
 
 @lru_cache(maxsize=None)
